@@ -1,0 +1,126 @@
+//! # rycos — concurrent, asynchronous, communicating tasks
+//!
+//! rycos is the Rust successor of the Python framework [pycos] (formerly asyncoro). Programs
+//! read like threaded code — `.await` where pycos writes `yield` — but run as cheap tasks on a
+//! multi-threaded, work-stealing runtime. Tasks exchange messages through per-task mailboxes,
+//! watch each other with monitors, and wait on timers.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! // A server task with a mailbox (pycos: a generator function with `task=None`).
+//! let rt = rycos::Runtime::new().unwrap();
+//! rt.block_on(async {
+//!     let server = rycos::spawn_task(|cx: rycos::Cx<(u32, rycos::TaskRef<u32>)>| async move {
+//!         while let Some((n, client)) = cx.receive().await {   // msg = yield task.receive()
+//!             let _ = client.send(n * 2);                      // client.send(...)
+//!         }
+//!     });
+//!     let (_, client) = rycos::spawn_task_joinable(move |cx: rycos::Cx<u32>| async move {
+//!         let mut total = 0;
+//!         for n in 0..5 {
+//!             server.send((n, cx.me())).unwrap();
+//!             total += cx.receive_timeout(Duration::from_secs(5)).await.unwrap();
+//!         }
+//!         total
+//!     });
+//!     assert_eq!(client.await.unwrap(), 20);
+//! });
+//! ```
+//!
+//! | pycos | rycos |
+//! |---|---|
+//! | `Task(gen, *args)` | [`spawn_task`] (`TaskRef<M>`), [`spawn`] (`JoinHandle<T>`) |
+//! | `task.send(m)` / `deliver(m, timeout)` | [`TaskRef::send`] / [`TaskRef::deliver`] |
+//! | `yield task.receive(timeout)` | [`Cx::receive`], [`Cx::receive_timeout`], [`Cx::try_receive`] |
+//! | `CategorizeMessages` | [`Cx::receive_matching`] |
+//! | `yield task.sleep(t)` | [`time::sleep`] |
+//! | `suspend` / `resume` | [`Cx::suspend`] / [`AnyTaskRef::resume`] |
+//! | `terminate` / `is_alive` / `set_daemon` | [`AnyTaskRef::terminate`] / `is_alive` / `set_daemon` |
+//! | `monitor` / `MonitorStatus` | [`Cx::monitor`] / [`Exit`] |
+//! | `value()` / `finish()` | [`JoinHandle::join_blocking`] / `.await` |
+//! | `Pycos.cur_task()` | [`current`] |
+//! | `Pycos().join()` | [`join`], [`Runtime::join`] |
+//!
+//! [pycos]: https://pycos.org
+
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms,
+    clippy::undocumented_unsafe_blocks
+)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod coop;
+mod error;
+pub(crate) mod loom;
+mod mailbox;
+pub mod monitor;
+pub mod runtime;
+pub mod task;
+pub mod time;
+
+pub use error::{DeliverError, RecvError, SendError, SpawnError, TryRecvError};
+pub use monitor::{Exit, ExitReason};
+pub use runtime::{Handle, Runtime};
+pub use task::{AnyTaskRef, Cx, JoinError, JoinHandle, TaskId, TaskRef, current, yield_now};
+
+use std::future::Future;
+
+/// Spawns a future as a task on the current runtime (or the default one, started on first
+/// use) and returns a handle to its result.
+///
+/// ```
+/// let rt = rycos::Runtime::new().unwrap();
+/// let handle = rt.block_on(async { rycos::spawn(async { "done" }) });
+/// assert_eq!(handle.join_blocking().unwrap(), "done");
+/// ```
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Handle::current_or_default().spawn(future)
+}
+
+/// Spawns a task with a mailbox of `M` messages (pycos `Task`). `start` runs in the new task
+/// and gets the task's [`Cx`], through which it receives; the returned [`TaskRef`] sends to it.
+pub fn spawn_task<M, F, Fut>(start: F) -> TaskRef<M>
+where
+    M: Send + 'static,
+    F: FnOnce(Cx<M>) -> Fut + Send + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    Handle::current_or_default().spawn_task(start)
+}
+
+/// Like [`spawn_task`], also returning a handle to the task's result.
+pub fn spawn_task_joinable<M, F, Fut>(start: F) -> (TaskRef<M>, JoinHandle<Fut::Output>)
+where
+    M: Send + 'static,
+    F: FnOnce(Cx<M>) -> Fut + Send + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    task::Builder::new().spawn_task_joinable(start)
+}
+
+/// Runs `future` to completion on this thread, on the current runtime or the default one.
+///
+/// # Panics
+/// On a runtime worker thread; `.await` there instead.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    Handle::current_or_default().block_on(future)
+}
+
+/// Waits until every non-daemon task of the default runtime has ended (pycos
+/// `Pycos().join()`).
+///
+/// # Panics
+/// On a runtime worker thread.
+pub fn join() {
+    runtime::default_runtime().join();
+}

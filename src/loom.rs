@@ -1,0 +1,150 @@
+//! The one door through which the runtime reaches for synchronisation.
+//!
+//! Everything that can race — atomics, locks, condition variables, `UnsafeCell`, threads and
+//! thread-locals — is imported from here, never from `std` or `parking_lot` directly. In a normal
+//! build these are the real primitives (`parking_lot` locks, `std` atomics). Built with
+//! `RUSTFLAGS="--cfg loom"`, they are loom's model-checked stand-ins, so the loom models in
+//! `src/**/loom_*.rs` explore every interleaving of the runtime's own protocols (task state word,
+//! mailbox, worker parking) rather than a copy of them.
+//!
+//! The lock API follows `parking_lot` (no poisoning, `Condvar::wait(&mut guard)`); under loom a
+//! thin wrapper gives loom's locks the same shape.
+
+#[cfg(not(loom))]
+pub(crate) use std_impl::*;
+
+#[cfg(loom)]
+pub(crate) use loom_impl::*;
+
+#[cfg(not(loom))]
+mod std_impl {
+    pub(crate) mod sync {
+        pub(crate) use parking_lot::{Condvar, Mutex};
+        pub(crate) use std::sync::Arc;
+
+        pub(crate) mod atomic {
+            pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+        }
+    }
+
+    pub(crate) use std::thread;
+
+    /// `std::cell::UnsafeCell` with loom's closure-based access methods.
+    #[derive(Debug)]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            Self(std::cell::UnsafeCell::new(value))
+        }
+
+        /// Gives `f` a shared pointer to the contents.
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Gives `f` an exclusive pointer to the contents.
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+
+    /// Declares a thread-local; the initialiser must be a constant expression.
+    macro_rules! rt_thread_local {
+        ($(#[$attr:meta])* static $name:ident: $t:ty = $init:expr;) => {
+            std::thread_local! { $(#[$attr])* static $name: $t = const { $init }; }
+        };
+    }
+    pub(crate) use rt_thread_local as thread_local;
+}
+
+#[cfg(loom)]
+mod loom_impl {
+    pub(crate) mod sync {
+        pub(crate) use loom::sync::Arc;
+        use std::ops::{Deref, DerefMut};
+
+        pub(crate) mod atomic {
+            pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+        }
+
+        /// loom's mutex with `parking_lot`'s poison-free API.
+        #[derive(Debug)]
+        pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+        /// Guard of [`Mutex`]; the `Option` lets [`Condvar::wait`] hand it to loom and back.
+        pub(crate) struct MutexGuard<'a, T>(Option<loom::sync::MutexGuard<'a, T>>);
+
+        impl<T> Mutex<T> {
+            pub(crate) fn new(value: T) -> Self {
+                Self(loom::sync::Mutex::new(value))
+            }
+            pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+                MutexGuard(Some(self.0.lock().unwrap()))
+            }
+            pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+                self.0.try_lock().ok().map(|g| MutexGuard(Some(g)))
+            }
+        }
+
+        impl<T> Deref for MutexGuard<'_, T> {
+            type Target = T;
+            fn deref(&self) -> &T {
+                self.0.as_ref().unwrap()
+            }
+        }
+        impl<T> DerefMut for MutexGuard<'_, T> {
+            fn deref_mut(&mut self) -> &mut T {
+                self.0.as_mut().unwrap()
+            }
+        }
+
+        /// Result of a timed wait (loom has no clock: a timed wait is an untimed one).
+        #[derive(Debug)]
+        pub(crate) struct WaitTimeoutResult;
+        impl WaitTimeoutResult {
+            pub(crate) fn timed_out(&self) -> bool {
+                false
+            }
+        }
+
+        /// loom's condition variable with `parking_lot`'s API.
+        #[derive(Debug)]
+        pub(crate) struct Condvar(loom::sync::Condvar);
+        impl Condvar {
+            pub(crate) fn new() -> Self {
+                Self(loom::sync::Condvar::new())
+            }
+            pub(crate) fn wait<T>(&self, guard: &mut MutexGuard<'_, T>) {
+                let inner = guard.0.take().unwrap();
+                guard.0 = Some(self.0.wait(inner).unwrap());
+            }
+            pub(crate) fn wait_until<T>(
+                &self,
+                guard: &mut MutexGuard<'_, T>,
+                _deadline: std::time::Instant,
+            ) -> WaitTimeoutResult {
+                self.wait(guard);
+                WaitTimeoutResult
+            }
+            pub(crate) fn notify_one(&self) -> bool {
+                self.0.notify_one();
+                true
+            }
+            pub(crate) fn notify_all(&self) -> usize {
+                self.0.notify_all();
+                0
+            }
+        }
+    }
+
+    pub(crate) use loom::cell::UnsafeCell;
+    pub(crate) use loom::thread;
+
+    macro_rules! rt_thread_local {
+        ($(#[$attr:meta])* static $name:ident: $t:ty = $init:expr;) => {
+            loom::thread_local! { $(#[$attr])* static $name: $t = $init; }
+        };
+    }
+    pub(crate) use rt_thread_local as thread_local;
+}

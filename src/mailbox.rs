@@ -1,0 +1,276 @@
+//! A task's mailbox: a FIFO queue with many senders (every `TaskRef`) and one receiver (the
+//! task, through its `Cx`).
+//!
+//! Protocol (all under the mailbox lock, wake-ups done after unlocking):
+//!
+//! - `push` appends and takes whatever receiver registration exists. When the receiver is the
+//!   task itself (the common case: `cx.receive()` polled by the task's own waker), the
+//!   registration is one flag and the wake-up is a direct state transition on the task — no
+//!   `Waker` is cloned or dropped. A receive polled from some other waker (inside a
+//!   `FuturesUnordered`, say) stores that waker instead.
+//! - A message leaves the queue only inside a `poll` that returns it, so a receive future that is
+//!   dropped (timeout, `select`, termination) never takes a message with it, and the others keep
+//!   their order.
+//! - The task counts its `TaskRef`s (`handles`). When the last one goes, a waiting receive is
+//!   woken and returns `None`: no message can arrive any more.
+//! - When the task ends, the mailbox is closed before the task is marked complete: later sends
+//!   get their message back, queued messages are dropped, waiting deliveries fail.
+//! - Capacity limits user messages only; exit notices ("control" messages) are always accepted.
+
+use crate::error::{SendError, TryRecvError};
+use crate::loom::sync::Mutex;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::task::RawTask;
+use std::collections::VecDeque;
+use std::task::{Context, Poll, Waker};
+
+pub(crate) struct Mailbox<M> {
+    inner: Mutex<Inner<M>>,
+    /// Number of live `TaskRef`s (senders).
+    handles: AtomicUsize,
+}
+
+struct Inner<M> {
+    queue: VecDeque<M>,
+    capacity: usize,
+    closed: bool,
+    /// The task itself waits in a receive and is woken by a state transition.
+    owner_waiting: bool,
+    /// Rare state, boxed to keep idle tasks small.
+    slow: Option<Box<Slow>>,
+}
+
+#[derive(Default)]
+struct Slow {
+    /// A receive polled with some other waker than the task's own.
+    receiver: Option<Waker>,
+    /// Deliveries waiting for room in a full bounded mailbox, oldest first.
+    senders: VecDeque<(u64, Waker)>,
+    next_ticket: u64,
+}
+
+/// Who a sender must wake once it has released the lock.
+#[must_use]
+pub(crate) enum Wake {
+    Nobody,
+    Owner,
+    Waker(Waker),
+}
+
+impl Wake {
+    pub(crate) fn wake(self, owner: RawTask) {
+        match self {
+            Wake::Nobody => {}
+            Wake::Owner => owner.wake_by_ref(),
+            Wake::Waker(w) => w.wake(),
+        }
+    }
+}
+
+impl<M> Inner<M> {
+    fn take_receiver(&mut self) -> Wake {
+        if std::mem::take(&mut self.owner_waiting) {
+            return Wake::Owner;
+        }
+        match self.slow.as_mut().and_then(|s| s.receiver.take()) {
+            Some(w) => Wake::Waker(w),
+            None => Wake::Nobody,
+        }
+    }
+
+    fn slow(&mut self) -> &mut Slow {
+        self.slow.get_or_insert_with(Default::default)
+    }
+
+    /// After a message left a bounded mailbox: the oldest waiting delivery may go now.
+    fn take_waiting_sender(&mut self) -> Option<Waker> {
+        if self.capacity == usize::MAX {
+            return None;
+        }
+        self.slow.as_mut()?.senders.pop_front().map(|(_, w)| w)
+    }
+}
+
+impl<M> Mailbox<M> {
+    /// A mailbox with `handles` `TaskRef`s already counted; `capacity` limits user messages.
+    pub(crate) fn new(capacity: Option<usize>, handles: usize) -> Self {
+        Mailbox {
+            inner: Mutex::new(Inner {
+                queue: VecDeque::new(),
+                capacity: capacity.unwrap_or(usize::MAX),
+                closed: false,
+                owner_waiting: false,
+                slow: None,
+            }),
+            handles: AtomicUsize::new(handles),
+        }
+    }
+
+    /// Queues `message`. `control` messages (exit notices) ignore the capacity.
+    pub(crate) fn push(&self, message: M, control: bool) -> Result<Wake, SendError<M>> {
+        let mut inner = self.inner.lock();
+        if inner.closed {
+            return Err(SendError::Closed(message));
+        }
+        if !control && inner.queue.len() >= inner.capacity {
+            return Err(SendError::Full(message));
+        }
+        inner.queue.push_back(message);
+        Ok(inner.take_receiver())
+    }
+
+    /// Takes the first message that `matches` accepts, or registers the receiver.
+    /// `registered` records whether a registration may be left behind (see `unregister`).
+    pub(crate) fn poll_receive(
+        &self,
+        cx: &mut Context<'_>,
+        owner: RawTask,
+        registered: &mut bool,
+        matches: Option<&mut dyn FnMut(&M) -> bool>,
+    ) -> Poll<Option<M>> {
+        let mut inner = self.inner.lock();
+        let found = match matches {
+            None => inner.queue.pop_front(),
+            Some(matches) => {
+                let pos = inner.queue.iter().position(|m| matches(m));
+                pos.and_then(|pos| inner.queue.remove(pos))
+            }
+        };
+        if let Some(message) = found {
+            *registered = false;
+            inner.owner_waiting = false;
+            let sender = inner.take_waiting_sender();
+            drop(inner);
+            if let Some(sender) = sender {
+                sender.wake();
+            }
+            return Poll::Ready(Some(message));
+        }
+        // No message can ever arrive: every sender is gone (checked under the lock, see
+        // `drop_handle` for the other side).
+        if self.handles.load(Ordering::Acquire) == 0 {
+            *registered = false;
+            return Poll::Ready(None);
+        }
+        *registered = true;
+        if owner.is_waker_of(cx.waker()) {
+            inner.owner_waiting = true;
+        } else {
+            let slot = &mut inner.slow().receiver;
+            if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *slot = Some(cx.waker().clone());
+            }
+        }
+        Poll::Pending
+    }
+
+    /// Forgets the receiver registration of a receive that was dropped before it got a message.
+    pub(crate) fn unregister_receiver(&self) {
+        let mut inner = self.inner.lock();
+        inner.owner_waiting = false;
+        if let Some(slow) = inner.slow.as_mut() {
+            slow.receiver = None;
+        }
+    }
+
+    pub(crate) fn try_receive(&self) -> Result<M, TryRecvError> {
+        let mut inner = self.inner.lock();
+        match inner.queue.pop_front() {
+            Some(message) => {
+                let sender = inner.take_waiting_sender();
+                drop(inner);
+                if let Some(sender) = sender {
+                    sender.wake();
+                }
+                Ok(message)
+            }
+            None if self.handles.load(Ordering::Acquire) == 0 => Err(TryRecvError::Closed),
+            None => Err(TryRecvError::Empty),
+        }
+    }
+
+    /// Queues the message in `slot` as soon as there is room, registering in the queue of
+    /// waiting deliveries meanwhile (`ticket` is this delivery's place in it).
+    pub(crate) fn poll_deliver(
+        &self,
+        slot: &mut Option<M>,
+        ticket: &mut Option<u64>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Wake, SendError<M>>> {
+        let mut inner = self.inner.lock();
+        let message = slot.take().expect("delivery polled after completion");
+        if inner.closed {
+            return Poll::Ready(Err(SendError::Closed(message)));
+        }
+        let waiting_ahead = ticket.is_none() && inner.slow.as_ref().is_some_and(|s| !s.senders.is_empty());
+        if inner.queue.len() < inner.capacity && !waiting_ahead {
+            if let Some(t) = ticket.take() {
+                inner.slow().senders.retain(|(x, _)| *x != t);
+            }
+            inner.queue.push_back(message);
+            return Poll::Ready(Ok(inner.take_receiver()));
+        }
+        *slot = Some(message);
+        let slow = inner.slow();
+        match ticket.and_then(|t| slow.senders.iter_mut().find(|(x, _)| *x == t)) {
+            Some((_, waker)) => waker.clone_from(cx.waker()),
+            None => {
+                let t = slow.next_ticket;
+                slow.next_ticket += 1;
+                slow.senders.push_back((t, cx.waker().clone()));
+                *ticket = Some(t);
+            }
+        }
+        Poll::Pending
+    }
+
+    /// A waiting delivery gave up. If it had already been picked to use a free slot, the next
+    /// waiting delivery gets the chance instead, so no free slot is left unused.
+    pub(crate) fn cancel_deliver(&self, ticket: u64) {
+        let mut inner = self.inner.lock();
+        let has_room = inner.queue.len() < inner.capacity;
+        let Some(slow) = inner.slow.as_mut() else { return };
+        let before = slow.senders.len();
+        slow.senders.retain(|(t, _)| *t != ticket);
+        let was_woken = slow.senders.len() == before;
+        let next = if was_woken && has_room { slow.senders.pop_front() } else { None };
+        drop(inner);
+        if let Some((_, waker)) = next {
+            waker.wake();
+        }
+    }
+
+    pub(crate) fn add_handle(&self) {
+        self.handles.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Drops one sender handle; if it was the last, a waiting receive must be woken (it will
+    /// return `None`).
+    pub(crate) fn drop_handle(&self) -> Wake {
+        if self.handles.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return Wake::Nobody;
+        }
+        self.inner.lock().take_receiver()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.inner.lock().queue.len()
+    }
+}
+
+impl<M: Send + 'static> crate::task::MailboxSlot for Mailbox<M> {
+    fn close(&self) {
+        let (queued, senders) = {
+            let mut inner = self.inner.lock();
+            inner.closed = true;
+            inner.owner_waiting = false;
+            let senders = inner.slow.as_mut().map(|s| std::mem::take(&mut s.senders));
+            (std::mem::take(&mut inner.queue), senders)
+        };
+        // Unreceived messages are dropped outside the lock (their destructors may send).
+        drop(queued);
+        for (_, waker) in senders.into_iter().flatten() {
+            waker.wake();
+        }
+    }
+}

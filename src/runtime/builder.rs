@@ -1,0 +1,151 @@
+//! Configuring and starting a [`Runtime`].
+
+use super::park::Parker;
+use super::queue::Local;
+use super::shared::{Remote, Shared};
+use super::{Config, Handle, Runtime, worker};
+use crate::loom::sync::Arc;
+use crate::loom::sync::atomic::AtomicU64;
+use crate::loom::thread;
+use std::fmt;
+
+/// Builds a [`Runtime`].
+///
+/// ```
+/// let rt = rycos::Runtime::builder()
+///     .worker_threads(2)
+///     .thread_name("my-app")
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.metrics().workers, 2);
+/// ```
+pub struct Builder {
+    worker_threads: Option<usize>,
+    thread_name: std::sync::Arc<dyn Fn(usize) -> String + Send + Sync>,
+    stack_size: Option<usize>,
+    global_queue_interval: u32,
+    event_interval: u32,
+    lifo_slot: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// Defaults: one worker per core, threads named `rycos-worker-N`.
+    pub fn new() -> Builder {
+        Builder {
+            worker_threads: None,
+            thread_name: std::sync::Arc::new(|i| format!("rycos-worker-{i}")),
+            stack_size: None,
+            global_queue_interval: 61,
+            event_interval: 61,
+            lifo_slot: true,
+        }
+    }
+
+    /// Number of worker threads (at least 1). Default: the number of cores.
+    pub fn worker_threads(mut self, n: usize) -> Builder {
+        assert!(n > 0, "a runtime needs at least one worker thread");
+        self.worker_threads = Some(n);
+        self
+    }
+
+    /// Names the worker threads `{prefix}-N`.
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Builder {
+        let prefix = prefix.into();
+        self.thread_name = std::sync::Arc::new(move |i| format!("{prefix}-{i}"));
+        self
+    }
+
+    /// Names worker thread `i` with `name(i)`.
+    pub fn thread_name_fn(mut self, name: impl Fn(usize) -> String + Send + Sync + 'static) -> Builder {
+        self.thread_name = std::sync::Arc::new(name);
+        self
+    }
+
+    /// Stack size of the worker threads, in bytes.
+    pub fn thread_stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// How many polls a worker makes between looks at the global queue (default 61).
+    pub fn global_queue_interval(mut self, ticks: u32) -> Builder {
+        assert!(ticks > 0, "global_queue_interval must be positive");
+        self.global_queue_interval = ticks;
+        self
+    }
+
+    /// How many polls a worker makes between checks for due timers (default 61).
+    pub fn event_interval(mut self, ticks: u32) -> Builder {
+        assert!(ticks > 0, "event_interval must be positive");
+        self.event_interval = ticks;
+        self
+    }
+
+    /// Whether a task woken by a worker runs next on that worker (default true). Turning it
+    /// off makes scheduling strictly FIFO at the cost of message-passing latency.
+    pub fn lifo_slot(mut self, enabled: bool) -> Builder {
+        self.lifo_slot = enabled;
+        self
+    }
+
+    /// Starts the worker threads.
+    pub fn build(self) -> std::io::Result<Runtime> {
+        let workers = self.worker_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        });
+        let locals: Vec<(Local, Parker)> = (0..workers).map(|_| (Local::new(), Parker::new())).collect();
+        let remotes = locals
+            .iter()
+            .map(|(local, parker)| Remote {
+                stealer: local.stealer(),
+                unparker: parker.unparker(),
+                running: AtomicU64::new(0),
+            })
+            .collect();
+        let config = Config {
+            global_queue_interval: self.global_queue_interval,
+            event_interval: self.event_interval,
+            lifo_slot: self.lifo_slot,
+        };
+        let shared = Arc::new(Shared::new(remotes, config));
+        let handle = Handle { shared: shared.clone() };
+        let mut threads = Vec::with_capacity(workers);
+        for (index, (local, parker)) in locals.into_iter().enumerate() {
+            let worker_shared = shared.clone();
+            let mut builder = thread::Builder::new().name((self.thread_name)(index));
+            if let Some(size) = self.stack_size {
+                builder = builder.stack_size(size);
+            }
+            match builder.spawn(move || worker::run(worker_shared, index, local, parker)) {
+                Ok(thread) => threads.push(thread),
+                Err(e) => {
+                    // Stop the workers already started; the runtime never existed.
+                    shared.begin_shutdown();
+                    for thread in threads {
+                        let _ = thread.join();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Runtime::from_parts(handle, threads))
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("worker_threads", &self.worker_threads)
+            .field("stack_size", &self.stack_size)
+            .field("global_queue_interval", &self.global_queue_interval)
+            .field("event_interval", &self.event_interval)
+            .field("lifo_slot", &self.lifo_slot)
+            .finish()
+    }
+}

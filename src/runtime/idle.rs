@@ -1,0 +1,118 @@
+//! Which workers are parked, and how many are searching for work.
+//!
+//! The sleep/wake protocol, in one place:
+//!
+//! - A worker that runs out of work becomes a *searcher* (steals from the others), but only
+//!   while fewer than half of the workers search: more searchers would only burn CPU fighting
+//!   over the same queues.
+//! - Whoever makes work available (a spawn, a wake into a local queue, a push to the global
+//!   queue) calls [`Idle::worker_to_notify`], which wakes **one** parked worker, and only if no
+//!   worker is searching already (a searcher will find the work). The woken worker starts as a
+//!   searcher.
+//! - A searcher that finds work stops searching; if it was the last searcher it wakes another
+//!   parked worker, since more work may be queued behind what it found.
+//! - A worker about to park first publishes that it is parked, then checks every queue once more
+//!   (done by the worker when it was the last searcher). The notifier publishes work first, then
+//!   reads the parked/searching counts. Both sides use `SeqCst`, so at least one sees the other:
+//!   either the parker finds the work, or the notifier finds the parker.
+
+use crate::loom::sync::Mutex;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst, fence};
+
+pub(crate) struct Idle {
+    /// `num_searching` in the low half, `num_unparked` in the high half.
+    state: AtomicUsize,
+    /// Indexes of parked workers.
+    sleepers: Mutex<Vec<usize>>,
+    num_workers: usize,
+}
+
+const UNPARK_SHIFT: usize = usize::BITS as usize / 2;
+const UNPARK_ONE: usize = 1 << UNPARK_SHIFT;
+const SEARCH_MASK: usize = UNPARK_ONE - 1;
+
+fn num_searching(state: usize) -> usize {
+    state & SEARCH_MASK
+}
+
+fn num_unparked(state: usize) -> usize {
+    state >> UNPARK_SHIFT
+}
+
+impl Idle {
+    pub(crate) fn new(num_workers: usize) -> Idle {
+        Idle {
+            state: AtomicUsize::new(num_workers << UNPARK_SHIFT),
+            sleepers: Mutex::new(Vec::with_capacity(num_workers)),
+            num_workers,
+        }
+    }
+
+    /// The worker to wake after making work available, if one should be woken. The chosen
+    /// worker is counted as unparked and searching before this returns.
+    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+        if !self.notify_should_wakeup() {
+            return None;
+        }
+        let mut sleepers = self.sleepers.lock();
+        if !self.notify_should_wakeup() {
+            return None;
+        }
+        let worker = sleepers.pop()?;
+        self.state.fetch_add(UNPARK_ONE | 1, SeqCst);
+        Some(worker)
+    }
+
+    fn notify_should_wakeup(&self) -> bool {
+        fence(SeqCst);
+        let state = self.state.load(SeqCst);
+        num_searching(state) == 0 && num_unparked(state) < self.num_workers
+    }
+
+    /// Records that `worker` parks. Returns true if it was the last searcher (it must then
+    /// check the queues once more, see the module doc).
+    pub(crate) fn transition_worker_to_parked(&self, worker: usize, is_searching: bool) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        let dec = UNPARK_ONE + usize::from(is_searching);
+        let prev = self.state.fetch_sub(dec, SeqCst);
+        sleepers.push(worker);
+        is_searching && num_searching(prev) == 1
+    }
+
+    /// Lets a worker start searching if fewer than half of the workers already do.
+    pub(crate) fn transition_worker_to_searching(&self) -> bool {
+        let state = self.state.load(SeqCst);
+        if 2 * num_searching(state) >= self.num_workers.max(2) {
+            return false;
+        }
+        self.state.fetch_add(1, SeqCst);
+        true
+    }
+
+    /// A searcher found work. Returns true if it was the last searcher.
+    pub(crate) fn transition_worker_from_searching(&self) -> bool {
+        let prev = self.state.fetch_sub(1, SeqCst);
+        debug_assert!(num_searching(prev) > 0);
+        num_searching(prev) == 1
+    }
+
+    /// A parked worker woke up by itself (timer, shutdown, spurious). Returns true if it removed
+    /// itself from the sleepers; false if a notifier already did (it is then a searcher).
+    pub(crate) fn unpark_worker_by_id(&self, worker: usize) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        match sleepers.iter().position(|&w| w == worker) {
+            Some(pos) => {
+                sleepers.swap_remove(pos);
+                self.state.fetch_add(UNPARK_ONE, SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+
+
+
+    pub(crate) fn num_parked(&self) -> usize {
+        self.num_workers - num_unparked(self.state.load(SeqCst))
+    }
+}

@@ -1,0 +1,409 @@
+//! The runtime: worker threads that run tasks, with work stealing, timers and shutdown.
+//!
+//! ```
+//! let rt = rycos::Runtime::builder().worker_threads(2).build().unwrap();
+//! let sum = rt.block_on(async {
+//!     let handles: Vec<_> = (0..10u64).map(|i| rycos::spawn(async move { i * i })).collect();
+//!     let mut sum = 0;
+//!     for h in handles {
+//!         sum += h.await.unwrap();
+//!     }
+//!     sum
+//! });
+//! assert_eq!(sum, 285);
+//! ```
+//!
+//! pycos has one implicit scheduler per process; so does rycos: [`crate::spawn`] and friends
+//! start a default runtime on first use when called outside any runtime. Build your own
+//! [`Runtime`] to choose the number of workers or to shut it down explicitly.
+
+mod builder;
+mod context;
+mod idle;
+mod owned;
+mod park;
+mod queue;
+mod shared;
+mod worker;
+
+#[cfg(all(test, loom))]
+mod loom_runtime;
+
+pub use builder::Builder;
+pub use context::EnterGuard;
+
+pub(crate) use shared::{Shared, TaskOptions};
+
+use crate::error::SpawnError;
+use crate::loom::sync::{Arc, Mutex};
+use crate::loom::thread;
+use crate::task::{ActorBody, Cx, JoinHandle, TaskId, TaskRef};
+use std::fmt;
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Tunables fixed when the runtime is built.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) global_queue_interval: u32,
+    pub(crate) event_interval: u32,
+    pub(crate) lifo_slot: bool,
+}
+
+/// A multi-threaded, work-stealing runtime (pycos `Pycos`).
+///
+/// Dropping it shuts it down: tasks still pending are cancelled (their destructors run) and the
+/// worker threads are joined. A task that never yields would keep that waiting forever; use
+/// [`shutdown_timeout`](Runtime::shutdown_timeout) when that can happen.
+pub struct Runtime {
+    handle: Handle,
+    threads: Mutex<Vec<thread::JoinHandle<()>>>,
+}
+
+/// A cheap, cloneable reference to a runtime, for spawning onto it from anywhere.
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// What [`Runtime::shutdown_timeout`] could not stop in time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Workers that were still busy when the timeout expired (their threads are detached).
+    pub stuck_workers: usize,
+    /// The tasks those workers were polling: tasks that never yield.
+    pub stuck_tasks: Vec<TaskId>,
+}
+
+impl ShutdownReport {
+    /// True if every worker stopped in time.
+    pub fn is_clean(&self) -> bool {
+        self.stuck_workers == 0
+    }
+}
+
+impl Runtime {
+    /// A runtime with one worker per core.
+    pub fn new() -> std::io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A builder to configure the runtime.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn from_parts(handle: Handle, threads: Vec<thread::JoinHandle<()>>) -> Runtime {
+        Runtime { handle, threads: Mutex::new(threads) }
+    }
+
+    /// A handle to this runtime.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Runs `future` to completion on the current thread, while the workers run spawned tasks.
+    /// Inside it, [`crate::spawn`] and timers use this runtime.
+    ///
+    /// # Panics
+    /// On a worker thread of any rycos runtime: blocking a worker can deadlock it. `.await` the
+    /// future there instead.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// Spawns a future; see [`Handle::spawn`].
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// Spawns a task with a mailbox; see [`crate::spawn_task`].
+    pub fn spawn_task<M, F, Fut>(&self, start: F) -> TaskRef<M>
+    where
+        M: Send + 'static,
+        F: FnOnce(Cx<M>) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        self.handle.spawn_task(start)
+    }
+
+    /// Makes this runtime the current one on this thread until the guard drops, so that
+    /// [`crate::spawn`] and timers use it.
+    pub fn enter(&self) -> EnterGuard {
+        context::enter(self.handle.clone())
+    }
+
+    /// Waits until every non-daemon task has ended (pycos `Pycos.join`); tasks spawned while
+    /// waiting are waited for too.
+    ///
+    /// # Panics
+    /// On a worker thread (a task waiting for all tasks would wait for itself).
+    pub fn join(&self) {
+        assert_not_worker("Runtime::join");
+        self.handle.shared.wait_live_zero(None);
+    }
+
+    /// Like [`join`](Runtime::join), giving up after `timeout`; true if every non-daemon task
+    /// ended.
+    pub fn join_timeout(&self, timeout: Duration) -> bool {
+        assert_not_worker("Runtime::join_timeout");
+        self.handle.shared.wait_live_zero(Some(Instant::now() + timeout))
+    }
+
+    /// Shuts down, waiting at most `timeout` for the workers to finish what they are polling.
+    /// Pending tasks are cancelled and their destructors run. Workers still busy after the
+    /// timeout (a task that never yields) are detached, and reported.
+    pub fn shutdown_timeout(self, timeout: Duration) -> ShutdownReport {
+        self.shutdown(Some(Instant::now() + timeout))
+    }
+
+    /// Shuts down without waiting for the workers.
+    pub fn shutdown_background(self) {
+        self.shutdown(Some(Instant::now()));
+    }
+
+    fn shutdown(&self, deadline: Option<Instant>) -> ShutdownReport {
+        let shared = &self.handle.shared;
+        shared.begin_shutdown();
+        let threads = std::mem::take(&mut *self.threads.lock());
+        if threads.is_empty() {
+            return ShutdownReport::default();
+        }
+        if context::with_worker(|w| w.is_some_and(|w| w.is_of(shared))) {
+            // Dropped by one of its own tasks: the workers cannot be waited for from one of
+            // them. They finish on their own.
+            return ShutdownReport::default();
+        }
+        if shared.wait_workers_exited(deadline) {
+            for thread in threads {
+                let _ = thread.join();
+            }
+            shared.drain_inject();
+            return ShutdownReport::default();
+        }
+        let stuck_tasks = shared
+            .remotes
+            .iter()
+            .filter_map(|r| TaskId::from_u64(r.running.load(crate::loom::sync::atomic::Ordering::Relaxed)))
+            .collect();
+        ShutdownReport { stuck_workers: shared.num_workers() - shared.workers_exited(), stuck_tasks }
+    }
+
+    /// Counters describing the runtime right now.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.handle.metrics()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown(None);
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.handle, f)
+    }
+}
+
+/// A snapshot of a runtime's counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RuntimeMetrics {
+    /// Worker threads.
+    pub workers: usize,
+    /// Tasks spawned and not yet ended.
+    pub live_tasks: usize,
+    /// Of those, the ones `join` waits for (not daemons).
+    pub non_daemon_tasks: usize,
+    /// Tasks waiting in the global queue.
+    pub global_queue_depth: usize,
+    /// Tasks waiting in the workers' local queues.
+    pub local_queue_depth: usize,
+    /// Workers parked right now.
+    pub parked_workers: usize,
+    /// Timers registered and not yet removed.
+    pub timers: usize,
+}
+
+impl Handle {
+    /// The runtime this code runs in (a worker, or a thread in `block_on`/`enter`).
+    ///
+    /// # Panics
+    /// Outside any runtime; see [`try_current`](Handle::try_current).
+    pub fn current() -> Handle {
+        Handle::try_current().expect("rycos: not inside a runtime (use Handle::try_current, or rycos::spawn to use the default runtime)")
+    }
+
+    /// The runtime this code runs in, if any.
+    pub fn try_current() -> Option<Handle> {
+        context::current_handle()
+    }
+
+    /// The current runtime, or the default one (started on first use).
+    pub(crate) fn current_or_default() -> Handle {
+        Handle::try_current().unwrap_or_else(|| default_runtime().handle.clone())
+    }
+
+    /// Spawns a future as a task. If the runtime has shut down, the future is dropped and the
+    /// handle resolves to a cancelled [`JoinError`](crate::JoinError); see also
+    /// [`try_spawn`](Handle::try_spawn).
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_with(future, &TaskOptions::default()).unwrap_or_else(|handle| handle)
+    }
+
+    /// Spawns a future, or fails if the runtime has shut down.
+    pub fn try_spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_with(future, &TaskOptions::default()).map_err(|_| SpawnError::shutdown())
+    }
+
+    /// Spawns a task with a mailbox; see [`crate::spawn_task`].
+    pub fn spawn_task<M, F, Fut>(&self, start: F) -> TaskRef<M>
+    where
+        M: Send + 'static,
+        F: FnOnce(Cx<M>) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        match self.spawn_task_with(start, None, false, &TaskOptions::default()) {
+            Ok((task, _)) | Err((task, _)) => task,
+        }
+    }
+
+    pub(crate) fn spawn_with<F>(&self, future: F, options: &TaskOptions) -> Result<JoinHandle<F::Output>, JoinHandle<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let spawned = self.shared.spawn(future, (), true, 0, options);
+        let (Ok(task) | Err(task)) = &spawned;
+        // SAFETY: spawned with `join = true` and this output type.
+        let handle = unsafe { task.join_handle::<F::Output>() };
+        match spawned {
+            Ok(_) => Ok(handle),
+            Err(_) => Err(handle),
+        }
+    }
+
+    /// Spawns a mailbox task; `Err` (with live handles that report the cancellation) after
+    /// shutdown.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn spawn_task_with<M, F, Fut>(
+        &self,
+        start: F,
+        capacity: Option<usize>,
+        join: bool,
+        options: &TaskOptions,
+    ) -> Result<(TaskRef<M>, Option<JoinHandle<Fut::Output>>), (TaskRef<M>, Option<JoinHandle<Fut::Output>>)>
+    where
+        M: Send + 'static,
+        F: FnOnce(Cx<M>) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let body = ActorBody::<F, Fut, M>::new(start);
+        let mailbox = crate::task::new_mailbox::<M>(capacity);
+        let spawned = self.shared.spawn(body, mailbox, join, 1, options);
+        let (Ok(task) | Err(task)) = &spawned;
+        // SAFETY: spawned with a Mailbox<M> counting one handle, and with `join` as given.
+        let parts = unsafe { (task.task_ref::<M>(), join.then(|| task.join_handle::<Fut::Output>())) };
+        match spawned {
+            Ok(_) => Ok(parts),
+            Err(_) => Err(parts),
+        }
+    }
+
+    /// Runs `future` to completion on the current thread; see [`Runtime::block_on`].
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        assert_not_worker("block_on");
+        let _enter = context::enter(self.clone());
+        block_on_unchecked(future)
+    }
+
+    /// Counters describing the runtime right now.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        let shared = &self.shared;
+        RuntimeMetrics {
+            workers: shared.num_workers(),
+            live_tasks: shared.owned.len(),
+            non_daemon_tasks: shared.live_count(),
+            global_queue_depth: shared.inject.len(),
+            local_queue_depth: shared.remotes.iter().map(|r| r.stealer.len()).sum(),
+            parked_workers: shared.idle.num_parked(),
+            timers: shared.timers.len(),
+        }
+    }
+
+    /// True if both handles refer to the same runtime.
+    pub fn same_runtime(&self, other: &Handle) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.metrics();
+        f.debug_struct("Runtime")
+            .field("workers", &m.workers)
+            .field("live_tasks", &m.live_tasks)
+            .field("global_queue_depth", &m.global_queue_depth)
+            .field("local_queue_depth", &m.local_queue_depth)
+            .field("parked_workers", &m.parked_workers)
+            .finish()
+    }
+}
+
+fn assert_not_worker(what: &str) {
+    if context::is_worker_thread() {
+        panic!(
+            "rycos: `{what}` was called on a runtime worker thread. Blocking a worker can deadlock \
+             the runtime; `.await` instead, or call it from a plain thread (std::thread::spawn)."
+        );
+    }
+}
+
+/// Blocks the current (non-worker) thread until `future` completes.
+pub(crate) fn block_on_current_thread<F: Future>(future: F) -> F::Output {
+    assert_not_worker("join_blocking");
+    block_on_unchecked(future)
+}
+
+fn block_on_unchecked<F: Future>(future: F) -> F::Output {
+    let parker = park::Parker::new();
+    let waker = std::task::Waker::from(std::sync::Arc::new(parker.unparker()));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        parker.park(None);
+    }
+}
+
+/// The runtime `rycos::spawn` uses outside any other runtime (pycos's implicit scheduler).
+pub(crate) fn default_runtime() -> &'static Runtime {
+    static DEFAULT: OnceLock<Runtime> = OnceLock::new();
+    DEFAULT.get_or_init(|| {
+        Builder::new()
+            .thread_name("rycos-default")
+            .build()
+            .expect("rycos: could not start the default runtime's worker threads")
+    })
+}

@@ -1,0 +1,279 @@
+//! State shared by a runtime's workers and its tasks: queues, the idle set, the owner list, the
+//! timers, and the count of tasks `join` waits for. Tasks reach it through [`Schedule`].
+
+use super::idle::Idle;
+use super::owned::OwnedTasks;
+use super::park::Unparker;
+use super::queue::{Inject, Stealer};
+use super::{Config, context};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use crate::loom::sync::{Arc, Condvar, Mutex};
+use crate::task::{self, MailboxSlot, NewTask, Notified, RawTask, Schedule, TaskBody};
+use crate::time::Timers;
+use std::sync::Arc as StdArc;
+use std::time::Instant;
+
+/// Options of one spawn (from [`crate::task::Builder`]).
+#[derive(Clone, Default)]
+pub(crate) struct TaskOptions {
+    pub(crate) name: Option<StdArc<str>>,
+    pub(crate) daemon: bool,
+}
+
+/// What other threads may touch of one worker.
+pub(crate) struct Remote {
+    pub(super) stealer: Stealer,
+    pub(super) unparker: Unparker,
+    /// Id of the task the worker is polling (0 when none), for shutdown reports.
+    pub(super) running: AtomicU64,
+}
+
+pub(crate) struct Shared {
+    pub(super) remotes: Box<[Remote]>,
+    pub(super) inject: Inject,
+    pub(super) idle: Idle,
+    pub(super) owned: OwnedTasks,
+    pub(crate) timers: Timers,
+    pub(super) config: Config,
+    live: Live,
+    shutdown: AtomicBool,
+    /// Held by the parked worker that waits for the next timer (the "driver").
+    pub(super) driver: Mutex<()>,
+    /// Index of the worker parked as driver, `NO_WORKER` when none.
+    pub(super) driver_parked: AtomicUsize,
+    /// The tick the driver sleeps until; `u64::MAX` unless the driver is about to sleep.
+    pub(super) driver_deadline: AtomicU64,
+    exited: Mutex<usize>,
+    exited_cv: Condvar,
+}
+
+pub(super) const NO_WORKER: usize = usize::MAX;
+
+/// Tasks `Runtime::join` waits for (non-daemon tasks that have not ended).
+struct Live {
+    count: AtomicUsize,
+    lock: Mutex<()>,
+    zero: Condvar,
+}
+
+impl Shared {
+    pub(super) fn new(remotes: Box<[Remote]>, config: Config) -> Shared {
+        let workers = remotes.len();
+        Shared {
+            remotes,
+            inject: Inject::new(),
+            idle: Idle::new(workers),
+            owned: OwnedTasks::new(workers),
+            timers: Timers::new(),
+            config,
+            live: Live { count: AtomicUsize::new(0), lock: Mutex::new(()), zero: Condvar::new() },
+            shutdown: AtomicBool::new(false),
+            driver: Mutex::new(()),
+            driver_parked: AtomicUsize::new(NO_WORKER),
+            driver_deadline: AtomicU64::new(u64::MAX),
+            exited: Mutex::new(0),
+            exited_cv: Condvar::new(),
+        }
+    }
+
+    pub(super) fn num_workers(&self) -> usize {
+        self.remotes.len()
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Acquire)
+    }
+
+    /// Allocates, lists and schedules a task. After shutdown the task is cancelled at once (its
+    /// body is dropped) and `Err` returns it, so its handles report the cancellation.
+    pub(crate) fn spawn<T: TaskBody, M: MailboxSlot>(
+        self: &Arc<Self>,
+        body: T,
+        mailbox: M,
+        join: bool,
+        handles: usize,
+        options: &TaskOptions,
+    ) -> Result<NewTask, NewTask> {
+        let task = task::allocate(body, self.clone(), mailbox, join, handles, options.daemon);
+        if let Some(name) = &options.name {
+            task.raw.extras().set_name(name.clone());
+        }
+        if !options.daemon {
+            self.live_inc();
+        }
+        if self.owned.insert(task.raw) {
+            self.schedule_new(task.notified());
+            Ok(task)
+        } else {
+            // The owner list's reference goes to `shutdown`, which cancels the task.
+            task.raw.shutdown();
+            drop(task.notified());
+            Err(task)
+        }
+    }
+
+    /// A new task goes to the back of the local queue (new work spreads to idle workers), or
+    /// to the global queue from outside.
+    fn schedule_new(&self, task: Notified) {
+        context::with_worker(|worker| match worker {
+            Some(worker) if worker.belongs_to(self) => worker.push_local(task),
+            _ => self.push_remote(task),
+        });
+    }
+
+    fn schedule_task(&self, task: Notified, is_yield: bool) {
+        context::with_worker(|worker| match worker {
+            Some(worker) if worker.belongs_to(self) => worker.schedule_local(task, is_yield),
+            _ => self.push_remote(task),
+        });
+    }
+
+    /// Queues a task scheduled from outside the workers.
+    fn push_remote(&self, task: Notified) {
+        if self.is_shutdown() {
+            // Every task is being cancelled through the owner list; the reference is dropped.
+            drop(task);
+            return;
+        }
+        self.inject.push(task);
+        self.notify_parked();
+    }
+
+    /// Wakes one parked worker if the idle protocol says one is needed.
+    pub(super) fn notify_parked(&self) {
+        if let Some(index) = self.idle.worker_to_notify() {
+            self.remotes[index].unparker.unpark();
+        }
+    }
+
+    /// Called by the last searcher as it parks: work published meanwhile must not be stranded.
+    pub(super) fn notify_if_work_pending(&self) {
+        let pending = self.remotes.iter().any(|r| !r.stealer.is_empty()) || !self.inject.is_empty();
+        if pending {
+            self.notify_parked();
+        }
+    }
+
+    /// A timer due at `tick` was registered; wake the driver if it sleeps past it.
+    ///
+    /// Pairs with `Worker::park_as_driver`: it publishes `driver_parked`, then reads the next
+    /// timer, then publishes the deadline it will sleep until (`u64::MAX` before that). We
+    /// published the timer before reading both, all `SeqCst`: either the driver saw our timer,
+    /// or we see it parked with a later (or not yet decided) deadline and wake it.
+    pub(crate) fn timer_registered(&self, tick: u64) {
+        let parked = self.driver_parked.load(SeqCst);
+        if parked != NO_WORKER && tick < self.driver_deadline.load(SeqCst) {
+            self.remotes[parked].unparker.unpark();
+        }
+    }
+
+    pub(super) fn live_inc(&self) {
+        self.live.count.fetch_add(1, Relaxed);
+    }
+
+    pub(super) fn live_dec(&self) {
+        if self.live.count.fetch_sub(1, AcqRel) == 1 {
+            // Notify under the lock so a waiter between its check and its wait cannot miss it.
+            let _guard = self.live.lock.lock();
+            self.live.zero.notify_all();
+        }
+    }
+
+    pub(super) fn live_count(&self) -> usize {
+        self.live.count.load(Acquire)
+    }
+
+    /// Waits until no non-daemon task is left; false if `deadline` passed first.
+    pub(super) fn wait_live_zero(&self, deadline: Option<Instant>) -> bool {
+        let mut guard = self.live.lock.lock();
+        while self.live.count.load(Acquire) != 0 {
+            match deadline {
+                None => self.live.zero.wait(&mut guard),
+                Some(deadline) => {
+                    if self.live.zero.wait_until(&mut guard, deadline).timed_out() {
+                        return self.live.count.load(Acquire) == 0;
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Starts shutting down: no more tasks are accepted, every worker is woken to cancel what is
+    /// left. Returns false if shutdown had already begun.
+    pub(super) fn begin_shutdown(&self) -> bool {
+        if self.shutdown.swap(true, AcqRel) {
+            return false;
+        }
+        self.owned.close();
+        for remote in self.remotes.iter() {
+            remote.unparker.unpark();
+        }
+        true
+    }
+
+    pub(super) fn worker_exited(&self) {
+        let mut exited = self.exited.lock();
+        *exited += 1;
+        self.exited_cv.notify_all();
+    }
+
+    pub(super) fn workers_exited(&self) -> usize {
+        *self.exited.lock()
+    }
+
+    /// Waits for every worker to leave its loop; false if `deadline` passed first.
+    pub(super) fn wait_workers_exited(&self, deadline: Option<Instant>) -> bool {
+        let mut exited = self.exited.lock();
+        while *exited < self.num_workers() {
+            match deadline {
+                None => self.exited_cv.wait(&mut exited),
+                Some(deadline) => {
+                    if self.exited_cv.wait_until(&mut exited, deadline).timed_out() {
+                        return *exited == self.num_workers();
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Drops what is left in the global queue once the workers are gone.
+    pub(super) fn drain_inject(&self) {
+        while let Some(task) = self.inject.pop() {
+            drop(task);
+        }
+    }
+}
+
+impl Schedule for Arc<Shared> {
+    fn schedule(&self, task: Notified) {
+        self.schedule_task(task, false);
+    }
+
+    fn yield_now(&self, task: Notified) {
+        self.schedule_task(task, true);
+    }
+
+    fn release(&self, task: RawTask) -> bool {
+        self.owned.remove(task)
+    }
+
+    fn task_ended(&self, daemon: bool) {
+        if !daemon {
+            self.live_dec();
+        }
+    }
+
+    fn set_daemon(&self, task: RawTask, daemon: bool) {
+        // Count before un-daemonising, so `join` never sees a transient zero while this task
+        // can still run; undo if nothing changed.
+        if !daemon {
+            self.live_inc();
+        }
+        let changed = task.transition_daemon(daemon) == Some(true);
+        if daemon == changed {
+            self.live_dec();
+        }
+    }
+}

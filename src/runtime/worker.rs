@@ -1,0 +1,251 @@
+//! A worker thread: runs tasks from its own queues, steals when they are empty, parks when
+//! there is nothing anywhere.
+//!
+//! Where the next task comes from (`next_task`):
+//!
+//! 1. every `global_queue_interval` ticks, the global queue first, so tasks scheduled from
+//!    outside are never starved by a busy local queue;
+//! 2. the LIFO slot: the task this worker woke last. Message ping-pong and request/reply stay
+//!    on one core, hot in cache, with no cross-core wake-up. The slot is used at most
+//!    `MAX_LIFO_POLLS` times in a row *while other tasks wait in the local queue*; when the
+//!    local queue is empty there is nobody to starve and the streak goes on (two tasks
+//!    ping-ponging then run at single-thread speed instead of bouncing between cores);
+//! 3. the local queue (FIFO);
+//! 4. a batch from the global queue.
+//!
+//! With nothing local: due timers are fired, then the worker steals half of another worker's
+//! queue (see `idle.rs` for who may search), and finally parks. The first worker to park holds
+//! the timer driver: it sleeps only until the next timer is due. Everyone else sleeps until
+//! notified.
+//!
+//! Fairness guarantee at the time of writing: a task that is queued runs after at most
+//! `MAX_LIFO_POLLS` LIFO polls per queued task ahead of it, and a task in the global queue after
+//! at most `global_queue_interval` polls of its worker. A task that never returns from `poll`
+//! blocks its worker (no runtime can preempt it); other workers steal the rest of that worker's
+//! queue.
+
+use super::queue::Local;
+use super::shared::{NO_WORKER, Shared};
+use super::{Handle, context, park::Parker};
+use crate::coop;
+use crate::loom::sync::Arc;
+use crate::loom::sync::atomic::Ordering::{Relaxed, SeqCst};
+use crate::task::Notified;
+use std::cell::Cell;
+
+/// LIFO-slot polls in a row allowed while other tasks wait in the local queue.
+const MAX_LIFO_POLLS: u32 = 3;
+
+pub(crate) struct Worker {
+    shared: Arc<Shared>,
+    index: usize,
+    local: Local,
+    lifo: Cell<Option<Notified>>,
+    lifo_streak: Cell<u32>,
+    tick: Cell<u32>,
+    is_searching: Cell<bool>,
+    shutting_down: Cell<bool>,
+    rng: Cell<u32>,
+    parker: Parker,
+}
+
+/// The body of a worker thread.
+pub(super) fn run(shared: Arc<Shared>, index: usize, local: Local, parker: Parker) {
+    let worker = Worker {
+        shared,
+        index,
+        local,
+        lifo: Cell::new(None),
+        lifo_streak: Cell::new(0),
+        tick: Cell::new(0),
+        is_searching: Cell::new(false),
+        shutting_down: Cell::new(false),
+        rng: Cell::new(0x9e37_79b9 ^ (index as u32).wrapping_mul(0x85eb_ca6b) | 1),
+        parker,
+    };
+    // User panics are caught around each poll; a panic that reaches this far is a bug in the
+    // runtime itself, and a dead worker would strand its queue: abort loudly instead.
+    let abort = AbortOnPanic;
+    {
+        let _context = context::set_worker(&worker);
+        worker.run();
+        worker.shutdown();
+    }
+    std::mem::forget(abort);
+    worker.shared.worker_exited();
+}
+
+struct AbortOnPanic;
+
+impl Drop for AbortOnPanic {
+    fn drop(&mut self) {
+        eprintln!("rycos: a worker thread panicked inside the runtime (a bug in rycos); aborting");
+        std::process::abort();
+    }
+}
+
+impl Worker {
+    pub(crate) fn handle(&self) -> Handle {
+        Handle { shared: self.shared.clone() }
+    }
+
+    /// True if this worker belongs to the runtime `shared`.
+    pub(super) fn is_of(&self, shared: &Shared) -> bool {
+        std::ptr::eq(&*self.shared, shared)
+    }
+
+    /// True if this worker belongs to the runtime `shared` and still accepts tasks.
+    pub(super) fn belongs_to(&self, shared: &Shared) -> bool {
+        std::ptr::eq(&*self.shared, shared) && !self.shutting_down.get()
+    }
+
+    fn run(&self) {
+        while !self.shared.is_shutdown() {
+            if let Some(task) = self.next_task() {
+                self.run_task(task);
+                continue;
+            }
+            if self.shared.timers.fire_due() > 0 {
+                continue;
+            }
+            if let Some(task) = self.steal_work() {
+                self.run_task(task);
+                continue;
+            }
+            self.park();
+        }
+    }
+
+    fn next_task(&self) -> Option<Notified> {
+        let tick = self.tick.get();
+        if tick % self.shared.config.global_queue_interval == 0
+            && let Some(task) = self.shared.inject.pop()
+        {
+            return Some(task);
+        }
+        if let Some(task) = self.lifo.take() {
+            if self.lifo_streak.get() < MAX_LIFO_POLLS || self.local.is_empty() {
+                self.lifo_streak.set(self.lifo_streak.get() + 1);
+                return Some(task);
+            }
+            // Tasks are waiting behind the streak: the LIFO task takes its turn at the back.
+            self.local.push(task);
+        }
+        self.lifo_streak.set(0);
+        self.local.pop().or_else(|| self.shared.inject.steal_into(&self.local))
+    }
+
+    fn run_task(&self, task: Notified) {
+        if self.is_searching.replace(false) && self.shared.idle.transition_worker_from_searching() {
+            // The last searcher found work: there may be more, let another worker look.
+            self.shared.notify_parked();
+        }
+        let remote = &self.shared.remotes[self.index];
+        remote.running.store(task.id().as_u64(), Relaxed);
+        coop::budgeted(|| task.run());
+        remote.running.store(0, Relaxed);
+
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        if tick % self.shared.config.event_interval == 0 {
+            self.shared.timers.fire_due();
+        }
+    }
+
+    /// Queues a task woken on this worker: into the LIFO slot (the one it displaces goes to the
+    /// local queue), or, for a task that yielded, to the back of the local queue.
+    pub(super) fn schedule_local(&self, task: Notified, is_yield: bool) {
+        if is_yield || !self.shared.config.lifo_slot {
+            self.push_local(task);
+            return;
+        }
+        if let Some(previous) = self.lifo.replace(Some(task)) {
+            self.push_local(previous);
+        }
+    }
+
+    /// Queues a task at the back of the local queue and lets an idle worker know there is
+    /// work to steal.
+    pub(super) fn push_local(&self, task: Notified) {
+        self.local.push(task);
+        self.shared.notify_parked();
+    }
+
+    fn steal_work(&self) -> Option<Notified> {
+        if !self.is_searching.get() {
+            if !self.shared.idle.transition_worker_to_searching() {
+                return None;
+            }
+            self.is_searching.set(true);
+        }
+        let remotes = &self.shared.remotes;
+        let n = remotes.len();
+        let start = self.next_random() as usize % n;
+        for i in 0..n {
+            let victim = (start + i) % n;
+            if victim == self.index {
+                continue;
+            }
+            if let Some(task) = remotes[victim].stealer.steal_into(&self.local) {
+                return Some(task);
+            }
+        }
+        self.shared.inject.steal_into(&self.local)
+    }
+
+    fn park(&self) {
+        let was_searching = self.is_searching.replace(false);
+        if self.shared.idle.transition_worker_to_parked(self.index, was_searching) {
+            self.shared.notify_if_work_pending();
+        }
+        if !self.shared.is_shutdown() {
+            match self.shared.driver.try_lock() {
+                Some(_driver) => self.park_as_driver(),
+                None => self.parker.park(None),
+            }
+        }
+        if !self.shared.idle.unpark_worker_by_id(self.index) {
+            // A notifier woke us and counted us as a searcher.
+            self.is_searching.set(true);
+        }
+    }
+
+    /// Sleeps until notified or until the next timer is due (see `Shared::timer_registered`
+    /// for the other side of this handshake).
+    fn park_as_driver(&self) {
+        let shared = &self.shared;
+        shared.driver_parked.store(self.index, SeqCst);
+        let next = shared.timers.next_due_tick();
+        shared.driver_deadline.store(next, SeqCst);
+        let deadline = (next != u64::MAX).then(|| shared.timers.instant_of(next));
+        if deadline.is_none_or(|d| d > std::time::Instant::now()) {
+            self.parker.park(deadline);
+        }
+        shared.driver_deadline.store(u64::MAX, SeqCst);
+        shared.driver_parked.store(NO_WORKER, SeqCst);
+    }
+
+    /// Cancels every task still listed and drops the queued wake-ups of this worker.
+    fn shutdown(&self) {
+        self.shutting_down.set(true);
+        // Destructors run here may wake or spawn tasks; those are refused or dropped, so this
+        // converges.
+        for task in self.shared.owned.drain() {
+            task.shutdown();
+        }
+        drop(self.lifo.take());
+        while let Some(task) = self.local.pop() {
+            drop(task);
+        }
+    }
+
+    fn next_random(&self) -> u32 {
+        // xorshift32: only spreads steal attempts, quality does not matter.
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng.set(x);
+        x
+    }
+}

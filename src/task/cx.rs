@@ -1,0 +1,268 @@
+//! [`Cx<M>`]: what a task with a mailbox holds to receive, suspend, and monitor others.
+
+use super::TaskId;
+use super::extras;
+use super::raw::RawTask;
+use super::task_ref::{AnyTaskRef, TaskRef};
+use crate::error::{RecvError, TryRecvError};
+use crate::mailbox::Mailbox;
+use crate::monitor::Exit;
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// The receiving side of a task's mailbox, handed to the task's code by
+/// [`spawn_task`](crate::spawn_task) (pycos: the generator's `task` argument).
+///
+/// ```
+/// let rt = rycos::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let echo = rycos::spawn_task(|cx: rycos::Cx<(String, rycos::TaskRef<String>)>| async move {
+///         while let Some((text, reply_to)) = cx.receive().await {
+///             let _ = reply_to.send(text.to_uppercase());
+///         }
+///     });
+///     let (me, answer) = rycos::spawn_task_joinable(move |cx: rycos::Cx<String>| async move {
+///         echo.send(("hello".into(), cx.me())).unwrap();
+///         cx.receive().await
+///     });
+///     drop(me);
+///     assert_eq!(answer.await.unwrap().as_deref(), Some("HELLO"));
+/// });
+/// ```
+pub struct Cx<M> {
+    raw: RawTask,
+    _message: PhantomData<fn(M) -> M>,
+}
+
+impl<M: Send + 'static> Cx<M> {
+    /// # Safety
+    /// `raw` must have a `Mailbox<M>`; the caller hands over one task reference.
+    pub(crate) unsafe fn from_raw(raw: RawTask) -> Cx<M> {
+        Cx { raw, _message: PhantomData }
+    }
+
+    fn mailbox(&self) -> &Mailbox<M> {
+        // SAFETY: guaranteed by `from_raw`.
+        unsafe { self.raw.mailbox::<Mailbox<M>>() }
+    }
+
+    /// This task's id.
+    pub fn id(&self) -> TaskId {
+        self.raw.id()
+    }
+
+    /// A handle to this task, to give to others (pycos: passing `task` in a message).
+    pub fn me(&self) -> TaskRef<M> {
+        self.mailbox().add_handle();
+        self.raw.ref_inc();
+        // SAFETY: this task has a Mailbox<M>; a handle and a reference were added above.
+        unsafe { TaskRef::from_raw(self.raw) }
+    }
+
+    /// Waits for the next message (pycos `yield task.receive()`). `None` once the mailbox is
+    /// empty and no [`TaskRef`] to this task is left, so no message can arrive.
+    ///
+    /// Cancel-safe: dropping the future never loses a message.
+    pub fn receive(&self) -> Receive<'_, M> {
+        Receive { cx: self, matches: NoFilter, registered: false }
+    }
+
+    /// Waits for the first queued message that `matches` accepts (selective receive, pycos
+    /// `CategorizeMessages`); the other messages stay queued in their order.
+    pub fn receive_matching<P: FnMut(&M) -> bool>(&self, matches: P) -> Receive<'_, M, P> {
+        Receive { cx: self, matches, registered: false }
+    }
+
+    /// Like [`receive`](Cx::receive), giving up after `timeout` (pycos `receive(timeout)`).
+    pub async fn receive_timeout(&self, timeout: Duration) -> Result<M, RecvError> {
+        match crate::time::timeout(timeout, self.receive()).await {
+            Ok(Some(message)) => Ok(message),
+            Ok(None) => Err(RecvError::Closed),
+            Err(_) => Err(RecvError::Timeout),
+        }
+    }
+
+    /// Like [`receive_matching`](Cx::receive_matching), giving up after `timeout`.
+    pub async fn receive_matching_timeout<P: FnMut(&M) -> bool>(
+        &self,
+        matches: P,
+        timeout: Duration,
+    ) -> Result<M, RecvError> {
+        match crate::time::timeout(timeout, self.receive_matching(matches)).await {
+            Ok(Some(message)) => Ok(message),
+            Ok(None) => Err(RecvError::Closed),
+            Err(_) => Err(RecvError::Timeout),
+        }
+    }
+
+    /// Takes the next message if one is queued.
+    pub fn try_receive(&self) -> Result<M, TryRecvError> {
+        self.mailbox().try_receive()
+    }
+
+    /// Number of messages queued and not yet received.
+    pub fn pending_messages(&self) -> usize {
+        self.mailbox().len()
+    }
+
+    /// Makes an [`Exit`] arrive in this task's mailbox when `target` ends (pycos `monitor`).
+    /// If `target` has already ended, the notice is queued at once.
+    pub fn monitor(&self, target: &AnyTaskRef)
+    where
+        M: From<Exit>,
+    {
+        let me = self.me();
+        extras::add_exit_hook(
+            target.raw,
+            Box::new(move |exit: &Exit| {
+                // Fails only if this task has ended meanwhile: nobody is left to tell.
+                let _ = me.send_control(M::from(exit.clone()));
+            }),
+        );
+    }
+
+    /// Suspends this task until another calls [`AnyTaskRef::resume`] (pycos `suspend`); returns
+    /// the value passed to `resume`. The mailbox is not involved: messages that arrive meanwhile
+    /// stay queued.
+    pub async fn suspend(&self) -> Resumed {
+        let value = std::future::poll_fn(|cx| extras::poll_suspend(self.raw, cx));
+        let guard = SuspendGuard(self.raw);
+        let value = value.await;
+        std::mem::forget(guard);
+        Resumed(value)
+    }
+
+    /// Like [`suspend`](Cx::suspend), giving up after `timeout` (`None`).
+    pub async fn suspend_timeout(&self, timeout: Duration) -> Option<Resumed> {
+        let guard = SuspendGuard(self.raw);
+        let waited = crate::time::timeout(
+            timeout,
+            std::future::poll_fn(|cx| extras::poll_suspend(self.raw, cx)),
+        )
+        .await;
+        std::mem::forget(guard);
+        match waited {
+            Ok(value) => Some(Resumed(value)),
+            // A resume that raced with the timeout reported success: honour it.
+            Err(_) => extras::end_suspend(self.raw).map(Resumed),
+        }
+    }
+
+    /// Makes `Runtime::join` ignore (`true`) or wait for (`false`) this task.
+    pub fn set_daemon(&self, daemon: bool) {
+        self.raw.set_daemon(daemon);
+    }
+}
+
+/// Clears the suspended state if a suspend is dropped (the task was terminated, say).
+struct SuspendGuard(RawTask);
+
+impl Drop for SuspendGuard {
+    fn drop(&mut self) {
+        drop(extras::end_suspend(self.0));
+    }
+}
+
+impl<M> Drop for Cx<M> {
+    fn drop(&mut self) {
+        self.raw.drop_reference();
+    }
+}
+
+impl<M> fmt::Debug for Cx<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cx").field("id", &self.raw.id()).finish()
+    }
+}
+
+/// The value a suspended task was resumed with.
+pub struct Resumed(Box<dyn Any + Send>);
+
+impl Resumed {
+    /// The value, if it has type `T`; otherwise the `Resumed` back.
+    pub fn downcast<T: Any>(self) -> Result<T, Resumed> {
+        self.0.downcast::<T>().map(|b| *b).map_err(Resumed)
+    }
+
+    /// True if the value has type `T`.
+    pub fn is<T: Any>(&self) -> bool {
+        self.0.is::<T>()
+    }
+
+    /// The boxed value.
+    pub fn into_inner(self) -> Box<dyn Any + Send> {
+        self.0
+    }
+}
+
+impl fmt::Debug for Resumed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Resumed(..)")
+    }
+}
+
+/// The filter of a plain receive: every message matches.
+#[derive(Debug, Clone, Copy)]
+pub struct NoFilter;
+
+/// A message filter for [`Receive`].
+pub trait Filter<M> {
+    /// Runs `f` with the filter as a predicate, or with `None` if every message matches.
+    #[doc(hidden)]
+    fn with<R>(&mut self, f: impl FnOnce(Option<&mut dyn FnMut(&M) -> bool>) -> R) -> R;
+}
+
+impl<M> Filter<M> for NoFilter {
+    fn with<R>(&mut self, f: impl FnOnce(Option<&mut dyn FnMut(&M) -> bool>) -> R) -> R {
+        f(None)
+    }
+}
+
+impl<M, P: FnMut(&M) -> bool> Filter<M> for P {
+    fn with<R>(&mut self, f: impl FnOnce(Option<&mut dyn FnMut(&M) -> bool>) -> R) -> R {
+        f(Some(self))
+    }
+}
+
+/// Future of [`Cx::receive`] and [`Cx::receive_matching`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Receive<'a, M, P = NoFilter> {
+    cx: &'a Cx<M>,
+    matches: P,
+    registered: bool,
+}
+
+impl<M, P> Unpin for Receive<'_, M, P> {}
+
+impl<M: Send + 'static, P: Filter<M>> Future for Receive<'_, M, P> {
+    type Output = Option<M>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<M>> {
+        std::task::ready!(crate::coop::poll_proceed(cx));
+        let this = self.get_mut();
+        let task = this.cx;
+        let registered = &mut this.registered;
+        this.matches
+            .with(|matches| task.mailbox().poll_receive(cx, task.raw, registered, matches))
+    }
+}
+
+impl<M, P> Drop for Receive<'_, M, P> {
+    fn drop(&mut self) {
+        if self.registered {
+            // SAFETY: a Cx<M> only exists for a task with a Mailbox<M>.
+            unsafe { self.cx.raw.mailbox::<Mailbox<M>>() }.unregister_receiver();
+        }
+    }
+}
+
+impl<M, P> fmt::Debug for Receive<'_, M, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receive").field("task", &self.cx.raw.id()).finish()
+    }
+}

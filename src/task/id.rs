@@ -1,0 +1,69 @@
+//! Task identifiers.
+
+use std::cell::Cell;
+use std::fmt;
+use std::num::NonZeroU64;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A task's identifier, unique among all tasks of this process for its whole life.
+///
+/// Ids are never reused. (A node id will make them unique across machines once tasks can be
+/// addressed remotely.)
+///
+/// ```
+/// let rt = rycos::Runtime::new().unwrap();
+/// let a = rt.spawn(async {});
+/// let b = rt.spawn(async {});
+/// assert_ne!(a.id(), b.id());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(NonZeroU64);
+
+/// Ids are handed to each thread in blocks, so spawning does not contend on one counter.
+const BLOCK: u64 = 1024;
+static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
+
+std::thread_local! {
+    /// The next id this thread hands out and the end of its block.
+    static LOCAL: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+impl TaskId {
+    pub(crate) fn next() -> TaskId {
+        let id = LOCAL
+            .try_with(|local| {
+                let (mut next, mut end) = local.get();
+                if next == end {
+                    next = NEXT_BLOCK.fetch_add(BLOCK, Ordering::Relaxed);
+                    end = next + BLOCK;
+                }
+                local.set((next + 1, end));
+                next
+            })
+            // During thread teardown the thread-local is gone: take a block of one.
+            .unwrap_or_else(|_| NEXT_BLOCK.fetch_add(1, Ordering::Relaxed));
+        TaskId(NonZeroU64::new(id).expect("task id counter overflowed"))
+    }
+
+    /// The id for a number produced by [`as_u64`](TaskId::as_u64); `None` for 0.
+    pub(crate) fn from_u64(id: u64) -> Option<TaskId> {
+        NonZeroU64::new(id).map(TaskId)
+    }
+
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl fmt::Debug for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TaskId({})", self.0)
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}

@@ -1,0 +1,301 @@
+//! Handles to tasks: [`TaskRef<M>`] sends to a task's mailbox; [`AnyTaskRef`] is the untyped
+//! part (id, name, liveness, terminate, resume, monitor target) that every task has.
+
+use super::raw::RawTask;
+use super::{TaskId, extras};
+use crate::error::{DeliverError, SendError};
+use crate::mailbox::Mailbox;
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// A handle to any task, whatever its message type: enough to identify it, watch it, terminate
+/// it, or resume it. Cheap to clone; holding one keeps no task alive, only its small record.
+///
+/// Every [`TaskRef<M>`] dereferences to one.
+pub struct AnyTaskRef {
+    pub(crate) raw: RawTask,
+}
+
+impl AnyTaskRef {
+    /// # Safety
+    /// The caller hands over one reference of `raw`.
+    pub(crate) unsafe fn from_raw(raw: RawTask) -> AnyTaskRef {
+        AnyTaskRef { raw }
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.raw.id()
+    }
+
+    /// The task's name, if it was spawned with one.
+    pub fn name(&self) -> Option<&str> {
+        self.raw.extras_if_any().and_then(|e| e.name()).map(|n| &**n)
+    }
+
+    /// True until the task has ended (returned, panicked or been terminated).
+    pub fn is_alive(&self) -> bool {
+        !self.raw.state().is_complete()
+    }
+
+    /// True if `Runtime::join` does not wait for this task.
+    pub fn is_daemon(&self) -> bool {
+        self.raw.state().is_daemon()
+    }
+
+    /// Terminates the task (pycos `terminate`): it is dropped at its next `.await` — at once if
+    /// it is waiting — its destructors run, monitors get [`ExitReason::Terminated`], a
+    /// `JoinHandle` gets a cancelled [`JoinError`](crate::JoinError). Returns false if it had
+    /// already ended.
+    ///
+    /// [`ExitReason::Terminated`]: crate::ExitReason::Terminated
+    pub fn terminate(&self) -> bool {
+        let alive = self.is_alive();
+        self.raw.remote_abort();
+        alive
+    }
+
+    /// Makes `Runtime::join` ignore (`true`) or wait for (`false`) this task (pycos
+    /// `set_daemon`). No effect once the task has ended.
+    pub fn set_daemon(&self, daemon: bool) {
+        self.raw.set_daemon(daemon);
+    }
+
+    /// Wakes the task from [`Cx::suspend`](crate::Cx::suspend) with `value` (pycos `resume`).
+    /// This is a wake-up channel separate from the mailbox. Returns false, dropping `value`, if
+    /// the task is not suspended (or already has a resume value it has not picked up).
+    pub fn resume<V: Any + Send>(&self, value: V) -> bool {
+        extras::resume(self.raw, Box::new(value))
+    }
+}
+
+impl Clone for AnyTaskRef {
+    fn clone(&self) -> Self {
+        self.raw.ref_inc();
+        AnyTaskRef { raw: self.raw }
+    }
+}
+
+impl Drop for AnyTaskRef {
+    fn drop(&mut self) {
+        self.raw.drop_reference();
+    }
+}
+
+impl PartialEq for AnyTaskRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
+impl Eq for AnyTaskRef {}
+
+impl Hash for AnyTaskRef {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.id().hash(state);
+    }
+}
+
+impl fmt::Debug for AnyTaskRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Task");
+        d.field("id", &self.id());
+        if let Some(name) = self.name() {
+            d.field("name", &name);
+        }
+        d.field("alive", &self.is_alive()).finish()
+    }
+}
+
+/// A handle to a task with a mailbox of `M` messages (pycos `Task`): send it messages,
+/// terminate it, monitor it. `Clone + Send + Sync`, one pointer wide.
+///
+/// While at least one `TaskRef` exists, the task's `receive` waits for messages; once the last
+/// one is dropped and the mailbox is empty, `receive` returns `None`.
+///
+/// ```
+/// let rt = rycos::Runtime::new().unwrap();
+/// let total = rt.block_on(async {
+///     let (adder, result) = rycos::spawn_task_joinable(|cx: rycos::Cx<u64>| async move {
+///         let mut sum = 0;
+///         while let Some(n) = cx.receive().await {
+///             sum += n;
+///         }
+///         sum
+///     });
+///     for n in 1..=10 {
+///         adder.send(n).unwrap();
+///     }
+///     drop(adder); // the last handle: receive() returns None after the queued messages
+///     result.await.unwrap()
+/// });
+/// assert_eq!(total, 55);
+/// ```
+pub struct TaskRef<M> {
+    any: AnyTaskRef,
+    _message: PhantomData<fn(M) -> M>,
+}
+
+impl<M: Send + 'static> TaskRef<M> {
+    /// # Safety
+    /// `raw` must have been created with a `Mailbox<M>` whose handle count includes this one,
+    /// and the caller hands over one task reference.
+    pub(crate) unsafe fn from_raw(raw: RawTask) -> TaskRef<M> {
+        TaskRef { any: AnyTaskRef { raw }, _message: PhantomData }
+    }
+
+    pub(crate) fn mailbox(&self) -> &Mailbox<M> {
+        // SAFETY: `from_raw` guarantees the mailbox type.
+        unsafe { self.any.raw.mailbox::<Mailbox<M>>() }
+    }
+
+    /// Queues `message` in the task's mailbox (pycos `send`). Never blocks and never drops:
+    /// if the task has ended, or its bounded mailbox is full, the message comes back in the
+    /// error.
+    pub fn send(&self, message: M) -> Result<(), SendError<M>> {
+        let wake = self.mailbox().push(message, false)?;
+        wake.wake(self.any.raw);
+        Ok(())
+    }
+
+    /// Sends a control message (an exit notice): accepted even by a full bounded mailbox.
+    pub(crate) fn send_control(&self, message: M) -> Result<(), SendError<M>> {
+        let wake = self.mailbox().push(message, true)?;
+        wake.wake(self.any.raw);
+        Ok(())
+    }
+
+    /// Queues `message`, waiting up to `timeout` for room in a full bounded mailbox (pycos
+    /// `deliver`). `Ok` means the message is in the mailbox. For an unbounded mailbox this
+    /// completes at once; for a task on another node (later) it waits for the remote
+    /// acknowledgement.
+    ///
+    /// Dropping the future before it completes drops the message with it.
+    pub fn deliver(&self, message: M, timeout: Duration) -> impl Future<Output = Result<(), DeliverError<M>>> + '_ {
+        let deliver = Deliver { task: self, message: Some(message), ticket: None };
+        async move {
+            let mut deliver = std::pin::pin!(deliver);
+            let mut sleep = std::pin::pin!(crate::time::sleep(timeout));
+            std::future::poll_fn(move |cx| {
+                if let Poll::Ready(done) = deliver.as_mut().poll(cx) {
+                    return Poll::Ready(done);
+                }
+                if sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(DeliverError::Timeout(deliver.as_mut().take_message())));
+                }
+                Poll::Pending
+            })
+            .await
+        }
+    }
+
+    /// Number of messages queued and not yet received.
+    pub fn pending_messages(&self) -> usize {
+        self.mailbox().len()
+    }
+
+    /// The untyped handle.
+    pub fn as_any(&self) -> &AnyTaskRef {
+        &self.any
+    }
+}
+
+/// Waits for room in the mailbox, then queues the message.
+struct Deliver<'a, M: Send + 'static> {
+    task: &'a TaskRef<M>,
+    message: Option<M>,
+    ticket: Option<u64>,
+}
+
+impl<M: Send + 'static> Deliver<'_, M> {
+    fn take_message(self: Pin<&mut Self>) -> M {
+        let this = self.get_mut();
+        if let Some(ticket) = this.ticket.take() {
+            this.task.mailbox().cancel_deliver(ticket);
+        }
+        this.message.take().expect("message already delivered")
+    }
+}
+
+impl<M: Send + 'static> Future for Deliver<'_, M> {
+    type Output = Result<(), DeliverError<M>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match this.task.mailbox().poll_deliver(&mut this.message, &mut this.ticket, cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(wake)) => {
+                wake.wake(this.task.any.raw);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(DeliverError::Closed(e.into_inner()))),
+        }
+    }
+}
+
+impl<M: Send + 'static> Drop for Deliver<'_, M> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.task.mailbox().cancel_deliver(ticket);
+        }
+    }
+}
+
+impl<M: Send + 'static> Unpin for Deliver<'_, M> {}
+
+impl<M> Deref for TaskRef<M> {
+    type Target = AnyTaskRef;
+
+    fn deref(&self) -> &AnyTaskRef {
+        &self.any
+    }
+}
+
+impl<M> AsRef<AnyTaskRef> for TaskRef<M> {
+    fn as_ref(&self) -> &AnyTaskRef {
+        &self.any
+    }
+}
+
+impl<M: Send + 'static> Clone for TaskRef<M> {
+    fn clone(&self) -> Self {
+        self.mailbox().add_handle();
+        TaskRef { any: self.any.clone(), _message: PhantomData }
+    }
+}
+
+impl<M> Drop for TaskRef<M> {
+    fn drop(&mut self) {
+        // SAFETY: a TaskRef<M> only exists for tasks created with a Mailbox<M> (`from_raw`).
+        let mailbox = unsafe { self.any.raw.mailbox::<Mailbox<M>>() };
+        mailbox.drop_handle().wake(self.any.raw);
+        // `any` then releases the task reference.
+    }
+}
+
+impl<M> PartialEq for TaskRef<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.any == other.any
+    }
+}
+
+impl<M> Eq for TaskRef<M> {}
+
+impl<M> Hash for TaskRef<M> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.any.hash(state);
+    }
+}
+
+impl<M> fmt::Debug for TaskRef<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.any, f)
+    }
+}
