@@ -43,6 +43,14 @@ impl<T> JoinHandle<T> {
         self.raw.id()
     }
 
+    /// A handle to the task itself: to monitor it, terminate it, or check on it without
+    /// waiting for its output.
+    pub fn task(&self) -> super::AnyTaskRef {
+        self.raw.ref_inc();
+        // SAFETY: a reference was added for the new handle.
+        unsafe { super::AnyTaskRef::from_raw(self.raw) }
+    }
+
     /// True once the task has finished (its output, or its error, is ready).
     pub fn is_finished(&self) -> bool {
         self.raw.state().is_complete()

@@ -1,0 +1,93 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// Fails the whole test binary (instead of hanging it) if the guard is not dropped in time.
+pub struct Watchdog {
+    done: Arc<(Mutex<bool>, Condvar)>,
+}
+
+pub fn watchdog(limit: Duration) -> Watchdog {
+    let done = Arc::new((Mutex::new(false), Condvar::new()));
+    let seen = done.clone();
+    let name = std::thread::current().name().unwrap_or("?").to_owned();
+    std::thread::spawn(move || {
+        let (lock, cv) = &*seen;
+        let guard = lock.lock().unwrap();
+        let (guard, _) = cv.wait_timeout_while(guard, limit, |done| !*done).unwrap();
+        if !*guard {
+            // Not eprintln!: the test harness captures that (also in threads a test spawns),
+            // and the capture is lost when the process exits.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "watchdog: test `{name}` still running after {limit:?}: deadlock or lost wake-up");
+            std::process::exit(101);
+        }
+    });
+    Watchdog { done }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.done;
+        *lock.lock().unwrap() = true;
+        cv.notify_all();
+    }
+}
+
+/// A runtime with `n` workers.
+pub fn rt(n: usize) -> rycos::Runtime {
+    rycos::Runtime::builder().worker_threads(n).build().unwrap()
+}
+
+/// Runs `body` on runtimes with 1, 2 and 4 workers.
+pub fn each_flavor(body: impl Fn(&rycos::Runtime)) {
+    for n in [1, 2, 4] {
+        let rt = rt(n);
+        body(&rt);
+    }
+}
+
+/// Counts how many times values carrying it were dropped.
+#[derive(Clone, Default)]
+pub struct DropCount(Arc<AtomicUsize>);
+
+impl DropCount {
+    pub fn token(&self) -> DropToken {
+        DropToken(self.0.clone())
+    }
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+pub struct DropToken(Arc<AtomicUsize>);
+
+impl Drop for DropToken {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A one-shot gate: `open` releases every `wait`.
+#[derive(Clone, Default)]
+pub struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    pub fn open(&self) {
+        *self.0.0.lock().unwrap() = true;
+        self.0.1.notify_all();
+    }
+    /// Blocks the calling thread until the gate opens.
+    pub fn wait(&self) {
+        let guard = self.0.0.lock().unwrap();
+        drop(self.0.1.wait_while(guard, |open| !*open).unwrap());
+    }
+}
+
+/// A future that is pending forever (it never registers a waker, so only cancellation ends it).
+pub async fn pending_forever() {
+    std::future::pending::<()>().await
+}
