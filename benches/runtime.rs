@@ -1,1 +1,498 @@
-fn main() {}
+//! The core runtime workloads on rycos and tokio, side by side in one process run.
+//!
+//! ```text
+//! cargo bench --bench runtime                 # every workload, median of 5 runs
+//! cargo bench --bench runtime -- ping_pong    # only workloads whose name contains the filter
+//! cargo bench --bench runtime -- --runs 3
+//! ```
+//!
+//! Both runtimes get the same number of workers (2 by default, `--workers N`); tokio's
+//! current-thread runtime is a third column for the workloads where it matters. Runs alternate
+//! between the runtimes and each figure is a median. `ratio` is tokio (multi-thread) divided by
+//! rycos for times and bytes, so above 1 means rycos is faster or smaller.
+//!
+//! These are regression measurements on a shared 2-core machine, not absolute truths: compare
+//! ratios, not milliseconds.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+const SPAWN_MANY: usize = 1_000_000;
+const CHAIN_DEPTH: usize = 100_000;
+const YIELD_TASKS: usize = 200;
+const YIELDS: usize = 1_000;
+const ROUND_TRIPS: u64 = 1_000_000;
+const FAN_IN_SENDERS: usize = 1_000;
+const FAN_IN_EACH: usize = 1_000;
+const IDLE_TASKS: usize = 1_000_000;
+const TIMERS: usize = 1_000_000;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Flavor {
+    Rycos,
+    Tokio,
+    TokioCurrentThread,
+}
+
+struct Options {
+    filter: Option<String>,
+    runs: usize,
+    workers: usize,
+}
+
+fn options() -> Options {
+    let mut opts = Options { filter: None, runs: 5, workers: 2 };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--runs" => opts.runs = args.next().and_then(|v| v.parse().ok()).expect("--runs N"),
+            "--workers" => opts.workers = args.next().and_then(|v| v.parse().ok()).expect("--workers N"),
+            "--bench" | "--nocapture" => {}
+            other if other.starts_with("--") => {}
+            other => opts.filter = Some(other.to_owned()),
+        }
+    }
+    opts
+}
+
+// ---- running a future on each runtime -------------------------------------------------------
+
+struct Runtimes {
+    rycos: rycos::Runtime,
+    tokio: tokio::runtime::Runtime,
+    tokio_ct: tokio::runtime::Runtime,
+}
+
+impl Runtimes {
+    fn new(workers: usize) -> Runtimes {
+        Runtimes {
+            rycos: rycos::Runtime::builder().worker_threads(workers).build().unwrap(),
+            tokio: tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().unwrap(),
+            tokio_ct: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+        }
+    }
+}
+
+/// Times `body` run as a task on the runtime (the clock runs inside the runtime).
+fn time_on<R: Send + 'static, F: Future<Output = R> + Send + 'static>(rts: &Runtimes, flavor: Flavor, body: impl FnOnce() -> F) -> Duration {
+    let fut = body();
+    let timed = async move {
+        let start = Instant::now();
+        let _ = fut.await;
+        start.elapsed()
+    };
+    match flavor {
+        Flavor::Rycos => rts.rycos.block_on(async move { rycos::spawn(timed).await.unwrap() }),
+        Flavor::Tokio => rts.tokio.block_on(async move { tokio::spawn(timed).await.unwrap() }),
+        Flavor::TokioCurrentThread => rts.tokio_ct.block_on(async move { tokio::spawn(timed).await.unwrap() }),
+    }
+}
+
+// ---- workloads -------------------------------------------------------------------------------
+
+async fn rycos_spawn_many() {
+    let handles: Vec<_> = (0..SPAWN_MANY).map(|i| rycos::spawn(async move { i })).collect();
+    for h in handles {
+        std::hint::black_box(h.await.unwrap());
+    }
+}
+
+async fn tokio_spawn_many() {
+    let handles: Vec<_> = (0..SPAWN_MANY).map(|i| tokio::spawn(async move { i })).collect();
+    for h in handles {
+        std::hint::black_box(h.await.unwrap());
+    }
+}
+
+fn rycos_chain(done: rycos::TaskRef<()>, n: usize) {
+    if n == 0 {
+        done.send(()).unwrap();
+    } else {
+        rycos::spawn(async move { rycos_chain(done, n - 1) });
+    }
+}
+
+async fn rycos_chained_spawn() {
+    let (me, done) = rycos::spawn_task_joinable(|cx: rycos::Cx<()>| async move {
+        let _ = cx.receive().await;
+    });
+    rycos_chain(me, CHAIN_DEPTH);
+    done.await.unwrap();
+}
+
+fn tokio_chain(done: tokio::sync::oneshot::Sender<()>, n: usize) {
+    if n == 0 {
+        done.send(()).unwrap();
+    } else {
+        tokio::spawn(async move { tokio_chain(done, n - 1) });
+    }
+}
+
+async fn tokio_chained_spawn() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio_chain(tx, CHAIN_DEPTH);
+    rx.await.unwrap();
+}
+
+async fn rycos_yield_many() {
+    let handles: Vec<_> = (0..YIELD_TASKS)
+        .map(|_| {
+            rycos::spawn(async {
+                for _ in 0..YIELDS {
+                    rycos::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+}
+
+async fn tokio_yield_many() {
+    let handles: Vec<_> = (0..YIELD_TASKS)
+        .map(|_| {
+            tokio::spawn(async {
+                for _ in 0..YIELDS {
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+}
+
+enum Ping {
+    Peer(rycos::TaskRef<Ping>),
+    N(u64),
+}
+
+async fn rycos_ping_pong() {
+    let pong = rycos::spawn_task(|cx: rycos::Cx<Ping>| async move {
+        let Some(Ping::Peer(peer)) = cx.receive().await else { unreachable!() };
+        while let Some(Ping::N(n)) = cx.receive().await {
+            if peer.send(Ping::N(n)).is_err() {
+                break;
+            }
+        }
+    });
+    let (_, ping) = rycos::spawn_task_joinable(move |cx: rycos::Cx<Ping>| async move {
+        pong.send(Ping::Peer(cx.me())).unwrap();
+        for i in 0..ROUND_TRIPS {
+            pong.send(Ping::N(i)).unwrap();
+            let Some(Ping::N(back)) = cx.receive().await else { unreachable!() };
+            assert_eq!(back, i);
+        }
+    });
+    ping.await.unwrap();
+}
+
+async fn tokio_ping_pong() {
+    let (to_pong, mut pong_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    let (to_ping, mut ping_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    tokio::spawn(async move {
+        while let Some(n) = pong_rx.recv().await {
+            if to_ping.send(n).is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        for i in 0..ROUND_TRIPS {
+            to_pong.send(i).unwrap();
+            assert_eq!(ping_rx.recv().await, Some(i));
+        }
+    })
+    .await
+    .unwrap();
+}
+
+async fn rycos_fan_in() {
+    let (sink, total) = rycos::spawn_task_joinable(|cx: rycos::Cx<usize>| async move {
+        let mut n = 0;
+        while cx.receive().await.is_some() {
+            n += 1;
+        }
+        n
+    });
+    for _ in 0..FAN_IN_SENDERS {
+        let sink = sink.clone();
+        rycos::spawn(async move {
+            for i in 0..FAN_IN_EACH {
+                sink.send(i).unwrap();
+            }
+        });
+    }
+    drop(sink);
+    assert_eq!(total.await.unwrap(), FAN_IN_SENDERS * FAN_IN_EACH);
+}
+
+async fn tokio_fan_in() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let total = tokio::spawn(async move {
+        let mut n = 0;
+        while rx.recv().await.is_some() {
+            n += 1;
+        }
+        n
+    });
+    for _ in 0..FAN_IN_SENDERS {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            for i in 0..FAN_IN_EACH {
+                tx.send(i).unwrap();
+            }
+        });
+    }
+    drop(tx);
+    assert_eq!(total.await.unwrap(), FAN_IN_SENDERS * FAN_IN_EACH);
+}
+
+/// Lateness of 1M sleeps spread over 0–1 s: (total time, p99 lateness).
+fn timers(rts: &Runtimes, flavor: Flavor) -> (Duration, Duration) {
+    fn offset(i: usize) -> Duration {
+        Duration::from_micros((i as u64).wrapping_mul(2_654_435_761) % 1_000_000)
+    }
+    let start = Instant::now();
+    let mut lateness: Vec<Duration> = match flavor {
+        Flavor::Rycos => rts.rycos.block_on(async {
+            let handles: Vec<_> = (0..TIMERS)
+                .map(|i| {
+                    rycos::spawn(async move {
+                        let deadline = Instant::now() + offset(i);
+                        rycos::time::sleep_until(deadline).await;
+                        deadline.elapsed()
+                    })
+                })
+                .collect();
+            let mut out = Vec::with_capacity(TIMERS);
+            for h in handles {
+                out.push(h.await.unwrap());
+            }
+            out
+        }),
+        _ => {
+            let rt = if flavor == Flavor::Tokio { &rts.tokio } else { &rts.tokio_ct };
+            rt.block_on(async {
+                let handles: Vec<_> = (0..TIMERS)
+                    .map(|i| {
+                        tokio::spawn(async move {
+                            let deadline = Instant::now() + offset(i);
+                            tokio::time::sleep_until(deadline.into()).await;
+                            deadline.elapsed()
+                        })
+                    })
+                    .collect();
+                let mut out = Vec::with_capacity(TIMERS);
+                for h in handles {
+                    out.push(h.await.unwrap());
+                }
+                out
+            })
+        }
+    };
+    let total = start.elapsed();
+    lateness.sort_unstable();
+    (total, lateness[lateness.len() * 99 / 100])
+}
+
+// ---- memory and CPU, measured in child processes ---------------------------------------------
+
+fn rss_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+    let kb: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb * 1024
+}
+
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) }, 0);
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// Child process: bytes of RSS per task parked in a receive (with its mailbox / channel).
+fn child_idle_tasks(flavor: &str, workers: usize) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let started = Arc::new(AtomicUsize::new(0));
+    let per_task = match flavor {
+        "rycos" => {
+            let rt = rycos::Runtime::builder().worker_threads(workers).build().unwrap();
+            let mut refs = Vec::with_capacity(IDLE_TASKS);
+            let before = rss_bytes();
+            for _ in 0..IDLE_TASKS {
+                let s = started.clone();
+                refs.push(rt.spawn_task(move |cx: rycos::Cx<u64>| async move {
+                    s.fetch_add(1, Ordering::Relaxed);
+                    std::hint::black_box(cx.receive().await);
+                }));
+            }
+            while started.load(Ordering::Relaxed) < IDLE_TASKS {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let per = (rss_bytes() - before) / IDLE_TASKS;
+            std::mem::forget(rt); // exiting the process is faster than tearing down 1M tasks
+            std::mem::forget(refs);
+            per
+        }
+        _ => {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).build().unwrap();
+            let mut senders = Vec::with_capacity(IDLE_TASKS);
+            let before = rss_bytes();
+            for _ in 0..IDLE_TASKS {
+                let s = started.clone();
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+                senders.push(tx);
+                rt.spawn(async move {
+                    s.fetch_add(1, Ordering::Relaxed);
+                    std::hint::black_box(rx.recv().await);
+                });
+            }
+            while started.load(Ordering::Relaxed) < IDLE_TASKS {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let per = (rss_bytes() - before) / IDLE_TASKS;
+            std::mem::forget(rt);
+            std::mem::forget(senders);
+            per
+        }
+    };
+    println!("{per_task}");
+}
+
+/// Child process: percent of one core used by an idle runtime over 5 s.
+fn child_idle_cpu(flavor: &str, workers: usize) {
+    let keep: Box<dyn std::any::Any> = match flavor {
+        "rycos" => {
+            let rt = rycos::Runtime::builder().worker_threads(workers).build().unwrap();
+            rt.spawn(async {}).join_blocking().unwrap();
+            Box::new(rt)
+        }
+        _ => {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().unwrap();
+            rt.block_on(async { tokio::spawn(async {}).await.unwrap() });
+            Box::new(rt)
+        }
+    };
+    let before = cpu_time();
+    std::thread::sleep(Duration::from_secs(5));
+    let used = cpu_time() - before;
+    drop(keep);
+    println!("{:.3}", used.as_secs_f64() / 5.0 * 100.0);
+}
+
+fn in_child(kind: &str, flavor: &str, workers: usize) -> f64 {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["--child", kind, flavor, &workers.to_string()])
+        .output()
+        .expect("run the benchmark child process");
+    assert!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().parse().expect("child output")
+}
+
+// ---- reporting ---------------------------------------------------------------------------------
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn report(name: &str, unit: &str, rycos: f64, tokio: f64, tokio_ct: Option<f64>) {
+    let ct = tokio_ct.map_or("-".to_owned(), |v| format!("{v:.1}"));
+    let ratio = if rycos > 0.0 { tokio / rycos } else { f64::INFINITY };
+    println!("{name:<16} {unit:<11} {rycos:>12.1} {tokio:>12.1} {ct:>12} {ratio:>8.2}");
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--child") {
+        let workers = args[4].parse().unwrap();
+        match args[2].as_str() {
+            "idle_tasks" => child_idle_tasks(&args[3], workers),
+            "idle_cpu" => child_idle_cpu(&args[3], workers),
+            other => panic!("unknown child workload {other}"),
+        }
+        return;
+    }
+    let opts = options();
+    let wanted = |name: &str| opts.filter.as_ref().is_none_or(|f| name.contains(f.as_str()));
+    println!("rycos vs tokio, {} workers each, median of {} runs (ratio = tokio / rycos; > 1: rycos better)", opts.workers, opts.runs);
+    println!("{:<16} {:<11} {:>12} {:>12} {:>12} {:>8}", "workload", "unit", "rycos", "tokio", "tokio-1t", "ratio");
+    let rts = Runtimes::new(opts.workers);
+
+    type Body = fn(&Runtimes, Flavor) -> Duration;
+    let throughput: [(&str, Body); 5] = [
+        ("spawn_many", |r, f| match f {
+            Flavor::Rycos => time_on(r, f, rycos_spawn_many),
+            _ => time_on(r, f, tokio_spawn_many),
+        }),
+        ("chained_spawn", |r, f| match f {
+            Flavor::Rycos => time_on(r, f, rycos_chained_spawn),
+            _ => time_on(r, f, tokio_chained_spawn),
+        }),
+        ("yield_many", |r, f| match f {
+            Flavor::Rycos => time_on(r, f, rycos_yield_many),
+            _ => time_on(r, f, tokio_yield_many),
+        }),
+        ("ping_pong", |r, f| match f {
+            Flavor::Rycos => time_on(r, f, rycos_ping_pong),
+            _ => time_on(r, f, tokio_ping_pong),
+        }),
+        ("fan_in", |r, f| match f {
+            Flavor::Rycos => time_on(r, f, rycos_fan_in),
+            _ => time_on(r, f, tokio_fan_in),
+        }),
+    ];
+    for (name, body) in throughput {
+        if !wanted(name) {
+            continue;
+        }
+        let mut samples = [Vec::new(), Vec::new(), Vec::new()];
+        for _ in 0..opts.runs {
+            for (i, flavor) in [Flavor::Rycos, Flavor::Tokio, Flavor::TokioCurrentThread].into_iter().enumerate() {
+                samples[i].push(body(&rts, flavor).as_secs_f64() * 1e3);
+            }
+        }
+        let [r, t, ct] = samples.map(median);
+        report(name, "ms", r, t, Some(ct));
+        if name == "ping_pong" {
+            let rate = |ms: f64| ROUND_TRIPS as f64 / (ms / 1e3) / 1e6;
+            println!("{:<16} {:<11} {:>12.2} {:>12.2} {:>12.2}", "  ping_pong rate", "M trips/s", rate(r), rate(t), rate(ct));
+        }
+    }
+
+    if wanted("timers") {
+        let mut total = [Vec::new(), Vec::new()];
+        let mut p99 = [Vec::new(), Vec::new()];
+        for _ in 0..opts.runs.min(3) {
+            for (i, flavor) in [Flavor::Rycos, Flavor::Tokio].into_iter().enumerate() {
+                let (t, late) = timers(&rts, flavor);
+                total[i].push(t.as_secs_f64() * 1e3);
+                p99[i].push(late.as_secs_f64() * 1e6);
+            }
+        }
+        let [tr, tt] = total.map(median);
+        let [pr, pt] = p99.map(median);
+        report("timers total", "ms", tr, tt, None);
+        report("timers p99 late", "us", pr, pt, None);
+    }
+    drop(rts);
+
+    if wanted("idle_tasks") {
+        let r = median((0..3).map(|_| in_child("idle_tasks", "rycos", opts.workers)).collect());
+        let t = median((0..3).map(|_| in_child("idle_tasks", "tokio", opts.workers)).collect());
+        report("idle_tasks", "bytes/task", r, t, None);
+    }
+    if wanted("idle_cpu") {
+        let r = in_child("idle_cpu", "rycos", opts.workers);
+        let t = in_child("idle_cpu", "tokio", opts.workers);
+        report("idle_cpu (5 s)", "% of core", r, t, None);
+    }
+}

@@ -106,6 +106,7 @@ impl Builder {
                 stealer: local.stealer(),
                 unparker: parker.unparker(),
                 running: AtomicU64::new(0),
+                unparks: AtomicU64::new(0),
             })
             .collect();
         let config = Config {

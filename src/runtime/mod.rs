@@ -232,6 +232,8 @@ pub struct RuntimeMetrics {
     pub parked_workers: usize,
     /// Timers registered and not yet removed.
     pub timers: usize,
+    /// Times any worker woke up from parking since the runtime started.
+    pub worker_unparks: u64,
 }
 
 impl Handle {
@@ -347,6 +349,7 @@ impl Handle {
             local_queue_depth: shared.remotes.iter().map(|r| r.stealer.len()).sum(),
             parked_workers: shared.idle.num_parked(),
             timers: shared.timers.len(),
+            worker_unparks: shared.remotes.iter().map(|r| r.unparks.load(crate::loom::sync::atomic::Ordering::Relaxed)).sum(),
         }
     }
 

@@ -26,6 +26,8 @@ pub(crate) struct Remote {
     pub(super) unparker: Unparker,
     /// Id of the task the worker is polling (0 when none), for shutdown reports.
     pub(super) running: AtomicU64,
+    /// Times the worker woke from parking (a metric: idle runtimes should not churn).
+    pub(super) unparks: AtomicU64,
 }
 
 pub(crate) struct Shared {

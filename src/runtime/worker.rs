@@ -203,6 +203,7 @@ impl Worker {
                 Some(_driver) => self.park_as_driver(),
                 None => self.parker.park(None),
             }
+            self.shared.remotes[self.index].unparks.fetch_add(1, Relaxed);
         }
         if !self.shared.idle.unpark_worker_by_id(self.index) {
             // A notifier woke us and counted us as a searcher.

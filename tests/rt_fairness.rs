@@ -1,0 +1,122 @@
+//! Fairness: message ping-pong through the LIFO slot cannot starve other tasks or timers, and a
+//! worker stuck in a long poll does not strand its queue.
+mod common;
+use common::*;
+use rycos::{Cx, TaskRef};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+fn ping_pong_with_a_victim(workers: usize) {
+    let rt = rt(workers);
+    let stop = Arc::new(AtomicBool::new(false));
+    let rounds = Arc::new(AtomicU64::new(0));
+    // Two tasks that keep waking each other: each wake goes to the LIFO slot.
+    let (s, r) = (stop.clone(), rounds.clone());
+    let pong = rt.spawn_task(|cx: Cx<TaskRef<()>>| async move {
+        while let Some(ping) = cx.receive().await {
+            let _ = ping.send(());
+        }
+    });
+    rt.spawn_task(move |cx: Cx<()>| async move {
+        let me = cx.me();
+        while !s.load(Ordering::Relaxed) {
+            pong.send(me.clone()).unwrap();
+            cx.receive().await;
+            r.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    while rounds.load(Ordering::Relaxed) < 1_000 {
+        std::thread::yield_now();
+    }
+    // A victim queued behind them, and a timer.
+    let start = Instant::now();
+    let victim = rt.spawn(async { 1 });
+    assert_eq!(victim.join_blocking().unwrap(), 1);
+    let victim_latency = start.elapsed();
+    let start = Instant::now();
+    rt.spawn(async { rycos::time::sleep(Duration::from_millis(5)).await }).join_blocking().unwrap();
+    let timer_latency = start.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    assert!(victim_latency < Duration::from_secs(2), "victim starved for {victim_latency:?} ({workers} workers)");
+    assert!(timer_latency < Duration::from_secs(2), "timer starved for {timer_latency:?} ({workers} workers)");
+}
+
+#[test]
+fn ping_pong_does_not_starve_others_on_one_worker() {
+    let _w = watchdog(Duration::from_secs(60));
+    ping_pong_with_a_victim(1);
+}
+
+#[test]
+fn ping_pong_does_not_starve_others_on_two_workers() {
+    let _w = watchdog(Duration::from_secs(60));
+    ping_pong_with_a_victim(2);
+}
+
+#[test]
+fn tasks_queued_behind_a_busy_worker_are_stolen() {
+    let _w = watchdog(Duration::from_secs(60));
+    let rt = rt(2);
+    let release = Gate::default();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let r = release.clone();
+    rt.spawn(async move {
+        // Queue 100 tasks locally on this worker, then hog it without yielding.
+        for i in 0..100u32 {
+            let tx = tx.clone();
+            rycos::spawn(async move { tx.send(i).unwrap() });
+        }
+        r.wait();
+    });
+    let mut got: Vec<u32> = (0..100).map(|_| rx.recv_timeout(Duration::from_secs(10)).expect("stolen")).collect();
+    release.open();
+    got.sort_unstable();
+    assert_eq!(got, (0..100).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_task_that_never_waits_yields_to_others_through_the_budget() {
+    let _w = watchdog(Duration::from_secs(60));
+    let rt = rt(1);
+    // A task that keeps finding its mailbox full never returns Pending by itself; the budget
+    // makes it yield so the victim on the same (single) worker gets to run.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (hog, _) = rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(move |cx: Cx<u32>| async move {
+        let me = cx.me();
+        let mut received = 0u64;
+        loop {
+            me.send(1).unwrap();
+            if cx.receive().await.is_none() {
+                break;
+            }
+            received += 1;
+            if rx.try_recv().is_ok() {
+                return received;
+            }
+        }
+        received
+    });
+    let victim = rt.spawn(async move { tx.send(()).unwrap() });
+    victim.join_blocking().unwrap();
+    drop(hog);
+}
+
+#[test]
+fn yield_now_lets_every_queued_task_run() {
+    let _w = watchdog(Duration::from_secs(60));
+    let rt = rt(1);
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let o = order.clone();
+    // Both are spawned by one task onto the single worker's queue, so they start together.
+    rt.spawn(async move {
+        let a = { let o = o.clone(); rycos::spawn(async move { for i in 0..3 { o.lock().unwrap().push(('a', i)); rycos::yield_now().await; } }) };
+        let b = { let o = o.clone(); rycos::spawn(async move { for i in 0..3 { o.lock().unwrap().push(('b', i)); rycos::yield_now().await; } }) };
+        a.await.unwrap();
+        b.await.unwrap();
+    })
+    .join_blocking()
+    .unwrap();
+    let order = order.lock().unwrap().clone();
+    assert_eq!(order, vec![('a', 0), ('b', 0), ('a', 1), ('b', 1), ('a', 2), ('b', 2)], "yield interleaves");
+}
