@@ -32,7 +32,8 @@ pub(crate) struct Mailbox<M> {
 
 struct Inner<M> {
     queue: VecDeque<M>,
-    capacity: usize,
+    /// Most user messages queued at once (`u32::MAX`: unbounded).
+    capacity: u32,
     closed: bool,
     /// The task itself waits in a receive and is woken by a state transition.
     owner_waiting: bool,
@@ -78,13 +79,17 @@ impl<M> Inner<M> {
         }
     }
 
+    fn has_room(&self) -> bool {
+        self.queue.len() < self.capacity as usize
+    }
+
     fn slow(&mut self) -> &mut Slow {
         self.slow.get_or_insert_with(Default::default)
     }
 
     /// After a message left a bounded mailbox: the oldest waiting delivery may go now.
     fn take_waiting_sender(&mut self) -> Option<Waker> {
-        if self.capacity == usize::MAX {
+        if self.capacity == u32::MAX {
             return None;
         }
         self.slow.as_mut()?.senders.pop_front().map(|(_, w)| w)
@@ -97,7 +102,7 @@ impl<M> Mailbox<M> {
         Mailbox {
             inner: Mutex::new(Inner {
                 queue: VecDeque::new(),
-                capacity: capacity.unwrap_or(usize::MAX),
+                capacity: capacity.map_or(u32::MAX, |c| u32::try_from(c).unwrap_or(u32::MAX - 1)),
                 closed: false,
                 owner_waiting: false,
                 slow: None,
@@ -112,7 +117,7 @@ impl<M> Mailbox<M> {
         if inner.closed {
             return Err(SendError::Closed(message));
         }
-        if !control && inner.queue.len() >= inner.capacity {
+        if !control && !inner.has_room() {
             return Err(SendError::Full(message));
         }
         inner.queue.push_back(message);
@@ -203,7 +208,7 @@ impl<M> Mailbox<M> {
             return Poll::Ready(Err(SendError::Closed(message)));
         }
         let waiting_ahead = ticket.is_none() && inner.slow.as_ref().is_some_and(|s| !s.senders.is_empty());
-        if inner.queue.len() < inner.capacity && !waiting_ahead {
+        if inner.has_room() && !waiting_ahead {
             if let Some(t) = ticket.take() {
                 inner.slow().senders.retain(|(x, _)| *x != t);
             }
@@ -228,7 +233,7 @@ impl<M> Mailbox<M> {
     /// waiting delivery gets the chance instead, so no free slot is left unused.
     pub(crate) fn cancel_deliver(&self, ticket: u64) {
         let mut inner = self.inner.lock();
-        let has_room = inner.queue.len() < inner.capacity;
+        let has_room = inner.has_room();
         let Some(slow) = inner.slow.as_mut() else { return };
         let before = slow.senders.len();
         slow.senders.retain(|(t, _)| *t != ticket);

@@ -7,6 +7,7 @@ use super::{Config, Handle, Runtime, worker};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::AtomicU64;
 use crate::loom::thread;
+use crossbeam_utils::CachePadded;
 use std::fmt;
 
 /// Builds a [`Runtime`].
@@ -102,11 +103,13 @@ impl Builder {
         let locals: Vec<(Local, Parker)> = (0..workers).map(|_| (Local::new(), Parker::new())).collect();
         let remotes = locals
             .iter()
-            .map(|(local, parker)| Remote {
-                stealer: local.stealer(),
-                unparker: parker.unparker(),
-                running: AtomicU64::new(0),
-                unparks: AtomicU64::new(0),
+            .map(|(local, parker)| {
+                CachePadded::new(Remote {
+                    stealer: local.stealer(),
+                    unparker: parker.unparker(),
+                    running: AtomicU64::new(0),
+                    unparks: AtomicU64::new(0),
+                })
             })
             .collect();
         let config = Config {

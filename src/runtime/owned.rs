@@ -7,10 +7,12 @@
 
 use crate::loom::sync::Mutex;
 use crate::task::RawTask;
+use crossbeam_utils::CachePadded;
 use slab::Slab;
 
 pub(crate) struct OwnedTasks {
-    shards: Box<[Mutex<Shard>]>,
+    /// Padded: neighbouring shards are locked by different workers at the same time.
+    shards: Box<[CachePadded<Mutex<Shard>>]>,
 }
 
 struct Shard {
@@ -20,8 +22,8 @@ struct Shard {
 
 impl OwnedTasks {
     pub(crate) fn new(num_workers: usize) -> OwnedTasks {
-        let n = (num_workers * 4).next_power_of_two().clamp(4, 256);
-        OwnedTasks { shards: (0..n).map(|_| Mutex::new(Shard { tasks: Slab::new(), closed: false })).collect() }
+        let n = (num_workers * 4).next_power_of_two().clamp(16, 256);
+        OwnedTasks { shards: (0..n).map(|_| CachePadded::new(Mutex::new(Shard { tasks: Slab::new(), closed: false }))).collect() }
     }
 
     fn shard(&self, task: RawTask) -> &Mutex<Shard> {

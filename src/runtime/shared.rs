@@ -10,6 +10,7 @@ use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*}
 use crate::loom::sync::{Arc, Condvar, Mutex};
 use crate::task::{self, MailboxSlot, NewTask, Notified, RawTask, Schedule, TaskBody};
 use crate::time::Timers;
+use crossbeam_utils::CachePadded;
 use std::sync::Arc as StdArc;
 use std::time::Instant;
 
@@ -31,7 +32,8 @@ pub(crate) struct Remote {
 }
 
 pub(crate) struct Shared {
-    pub(super) remotes: Box<[Remote]>,
+    /// Padded: each worker writes its own `running` on every poll.
+    pub(super) remotes: Box<[CachePadded<Remote>]>,
     pub(super) inject: Inject,
     pub(super) idle: Idle,
     pub(super) owned: OwnedTasks,
@@ -59,7 +61,7 @@ struct Live {
 }
 
 impl Shared {
-    pub(super) fn new(remotes: Box<[Remote]>, config: Config) -> Shared {
+    pub(super) fn new(remotes: Box<[CachePadded<Remote>]>, config: Config) -> Shared {
         let workers = remotes.len();
         Shared {
             remotes,

@@ -108,26 +108,25 @@ impl<T> fmt::Debug for JoinHandle<T> {
 /// dropped by runtime shutdown).
 pub struct JoinError {
     id: TaskId,
-    repr: Repr,
+    /// `None` for a cancellation. Boxed: a task's output slot is as large as its error type,
+    /// and panics are rare.
+    panic: Option<Box<Panic>>,
 }
 
-enum Repr {
-    Cancelled,
-    Panic {
-        message: Option<String>,
-        // A Mutex only to make JoinError Sync: the payload is reached by value, never shared.
-        payload: Mutex<Box<dyn Any + Send>>,
-    },
+struct Panic {
+    message: Option<String>,
+    // A Mutex only to make JoinError Sync: the payload is reached by value, never shared.
+    payload: Mutex<Box<dyn Any + Send>>,
 }
 
 impl JoinError {
     pub(crate) fn cancelled(id: TaskId) -> JoinError {
-        JoinError { id, repr: Repr::Cancelled }
+        JoinError { id, panic: None }
     }
 
     pub(crate) fn panic(id: TaskId, payload: Box<dyn Any + Send>) -> JoinError {
         let message = panic_message(&*payload);
-        JoinError { id, repr: Repr::Panic { message, payload: Mutex::new(payload) } }
+        JoinError { id, panic: Some(Box::new(Panic { message, payload: Mutex::new(payload) })) }
     }
 
     /// The id of the task that failed.
@@ -137,20 +136,17 @@ impl JoinError {
 
     /// True if the task was cancelled (aborted, terminated or dropped at shutdown).
     pub fn is_cancelled(&self) -> bool {
-        matches!(self.repr, Repr::Cancelled)
+        self.panic.is_none()
     }
 
     /// True if the task panicked.
     pub fn is_panic(&self) -> bool {
-        matches!(self.repr, Repr::Panic { .. })
+        self.panic.is_some()
     }
 
     /// The panic message, if the task panicked with a string.
     pub fn panic_message(&self) -> Option<&str> {
-        match &self.repr {
-            Repr::Panic { message, .. } => message.as_deref(),
-            Repr::Cancelled => None,
-        }
+        self.panic.as_ref().and_then(|p| p.message.as_deref())
     }
 
     /// The panic payload, to resume the panic with `std::panic::resume_unwind`.
@@ -163,9 +159,9 @@ impl JoinError {
 
     /// The panic payload, or the error back if the task did not panic.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
-        match self.repr {
-            Repr::Panic { payload, .. } => Ok(payload.into_inner().unwrap_or_else(|e| e.into_inner())),
-            Repr::Cancelled => Err(self),
+        match self.panic {
+            Some(panic) => Ok(panic.payload.into_inner().unwrap_or_else(|e| e.into_inner())),
+            None => Err(self),
         }
     }
 }
@@ -181,19 +177,19 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<String> {
 
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.repr {
-            Repr::Cancelled => write!(f, "task {} was cancelled", self.id),
-            Repr::Panic { message: Some(m), .. } => write!(f, "task {} panicked: {m}", self.id),
-            Repr::Panic { message: None, .. } => write!(f, "task {} panicked", self.id),
+        match (&self.panic, self.panic_message()) {
+            (None, _) => write!(f, "task {} was cancelled", self.id),
+            (Some(_), Some(m)) => write!(f, "task {} panicked: {m}", self.id),
+            (Some(_), None) => write!(f, "task {} panicked", self.id),
         }
     }
 }
 
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.repr {
-            Repr::Cancelled => write!(f, "JoinError::Cancelled({:?})", self.id),
-            Repr::Panic { message, .. } => write!(f, "JoinError::Panic({:?}, {:?})", self.id, message),
+        match &self.panic {
+            None => write!(f, "JoinError::Cancelled({:?})", self.id),
+            Some(p) => write!(f, "JoinError::Panic({:?}, {:?})", self.id, p.message),
         }
     }
 }

@@ -188,3 +188,23 @@ pub fn current() -> Option<AnyTaskRef> {
     // SAFETY: a reference was added for the new handle.
     Some(unsafe { AnyTaskRef::from_raw(raw) })
 }
+
+#[cfg(all(test, not(loom)))]
+mod size_probe {
+    #[test]
+    fn print_sizes() {
+        use std::mem::size_of;
+        eprintln!("Header {}", size_of::<super::raw::Header>());
+        eprintln!("Mailbox<u64> {}", size_of::<crate::mailbox::Mailbox<u64>>());
+        let f = |cx: super::Cx<u64>| async move { std::hint::black_box(cx.receive().await); };
+        fn body_size<F, Fut>(_: &F) -> usize where F: FnOnce(super::Cx<u64>) -> Fut, Fut: std::future::Future { size_of::<super::ActorBody<F, Fut, u64>>() }
+        eprintln!("ActorBody {}", body_size(&f));
+        fn cell_size<F, Fut>(_: &F) -> (usize, usize) where F: FnOnce(super::Cx<u64>) -> Fut + Send + 'static, Fut: std::future::Future + Send + 'static, Fut::Output: Send + 'static {
+            (size_of::<super::raw::Cell<super::ActorBody<F, Fut, u64>, crate::loom::sync::Arc<crate::runtime::Shared>, crate::mailbox::Mailbox<u64>>>(),
+             size_of::<super::raw::Stage<super::ActorBody<F, Fut, u64>>>())
+        }
+        eprintln!("Cell, Stage {:?}", cell_size(&f));
+        eprintln!("JoinError {}", size_of::<super::JoinError>());
+        eprintln!("Arc<Shared> {}", size_of::<crate::loom::sync::Arc<crate::runtime::Shared>>());
+    }
+}

@@ -60,13 +60,13 @@ pub(crate) struct Prefix<M> {
 
 /// The whole allocation.
 #[repr(C)]
-pub(super) struct Cell<T: TaskBody, S, M> {
+pub(crate) struct Cell<T: TaskBody, S, M> {
     pub(super) prefix: Prefix<M>,
     pub(super) scheduler: S,
     pub(super) stage: UnsafeCell<Stage<T>>,
 }
 
-pub(super) enum Stage<T: TaskBody> {
+pub(crate) enum Stage<T: TaskBody> {
     Running(T),
     Finished(Result<T::Output, super::JoinError>),
     Consumed,

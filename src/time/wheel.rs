@@ -128,15 +128,17 @@ impl Wheel {
     }
 
     /// Fires every entry due at or before tick `now`, pushing their wakers onto `wakers`. Stops
-    /// early, returning true, once `wakers` holds at least `limit` wakers; call again for the rest.
+    /// early, returning true, once this call has added at least `limit` wakers; call again for
+    /// the rest.
     pub(crate) fn advance(&mut self, now: u64, wakers: &mut Vec<Waker>, limit: usize) -> bool {
+        let start = wakers.len();
         loop {
             while self.expired != NIL {
                 let key = self.expired;
                 self.unlink(key);
                 self.fire(key, wakers);
             }
-            if wakers.len() >= limit {
+            if wakers.len() - start >= limit {
                 return true;
             }
             let next = (0..LEVELS)
