@@ -67,14 +67,22 @@ impl Runtimes {
     fn new(workers: usize) -> Runtimes {
         Runtimes {
             rycos: rycos::Runtime::builder().worker_threads(workers).build().unwrap(),
-            tokio: tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().unwrap(),
+            tokio: tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                .enable_all()
+                .build()
+                .unwrap(),
             tokio_ct: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
         }
     }
 }
 
 /// Times `body` run as a task on the runtime (the clock runs inside the runtime).
-fn time_on<R: Send + 'static, F: Future<Output = R> + Send + 'static>(rts: &Runtimes, flavor: Flavor, body: impl FnOnce() -> F) -> Duration {
+fn time_on<R: Send + 'static, F: Future<Output = R> + Send + 'static>(
+    rts: &Runtimes,
+    flavor: Flavor,
+    body: impl FnOnce() -> F,
+) -> Duration {
     let fut = body();
     let timed = async move {
         let start = Instant::now();
@@ -84,7 +92,9 @@ fn time_on<R: Send + 'static, F: Future<Output = R> + Send + 'static>(rts: &Runt
     match flavor {
         Flavor::Rycos => rts.rycos.block_on(async move { rycos::spawn(timed).await.unwrap() }),
         Flavor::Tokio => rts.tokio.block_on(async move { tokio::spawn(timed).await.unwrap() }),
-        Flavor::TokioCurrentThread => rts.tokio_ct.block_on(async move { tokio::spawn(timed).await.unwrap() }),
+        Flavor::TokioCurrentThread => {
+            rts.tokio_ct.block_on(async move { tokio::spawn(timed).await.unwrap() })
+        }
     }
 }
 
@@ -312,7 +322,8 @@ fn cpu_time() -> Duration {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
     assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) }, 0);
-    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    let tv =
+        |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
@@ -375,7 +386,11 @@ fn child_idle_cpu(flavor: &str, workers: usize) {
             Box::new(rt)
         }
         _ => {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async { tokio::spawn(async {}).await.unwrap() });
             Box::new(rt)
         }
@@ -423,8 +438,14 @@ fn main() {
     }
     let opts = options();
     let wanted = |name: &str| opts.filter.as_ref().is_none_or(|f| name.contains(f.as_str()));
-    println!("rycos vs tokio, {} workers each, median of {} runs (ratio = tokio / rycos; > 1: rycos better)", opts.workers, opts.runs);
-    println!("{:<16} {:<11} {:>12} {:>12} {:>12} {:>8}", "workload", "unit", "rycos", "tokio", "tokio-1t", "ratio");
+    println!(
+        "rycos vs tokio, {} workers each, median of {} runs (ratio = tokio / rycos; > 1: rycos better)",
+        opts.workers, opts.runs
+    );
+    println!(
+        "{:<16} {:<11} {:>12} {:>12} {:>12} {:>8}",
+        "workload", "unit", "rycos", "tokio", "tokio-1t", "ratio"
+    );
     let rts = Runtimes::new(opts.workers);
 
     type Body = fn(&Runtimes, Flavor) -> Duration;
@@ -456,7 +477,9 @@ fn main() {
         }
         let mut samples = [Vec::new(), Vec::new(), Vec::new()];
         for _ in 0..opts.runs {
-            for (i, flavor) in [Flavor::Rycos, Flavor::Tokio, Flavor::TokioCurrentThread].into_iter().enumerate() {
+            for (i, flavor) in
+                [Flavor::Rycos, Flavor::Tokio, Flavor::TokioCurrentThread].into_iter().enumerate()
+            {
                 samples[i].push(body(&rts, flavor).as_secs_f64() * 1e3);
             }
         }
@@ -464,7 +487,14 @@ fn main() {
         report(name, "ms", r, t, Some(ct));
         if name == "ping_pong" {
             let rate = |ms: f64| ROUND_TRIPS as f64 / (ms / 1e3) / 1e6;
-            println!("{:<16} {:<11} {:>12.2} {:>12.2} {:>12.2}", "  ping_pong rate", "M trips/s", rate(r), rate(t), rate(ct));
+            println!(
+                "{:<16} {:<11} {:>12.2} {:>12.2} {:>12.2}",
+                "  ping_pong rate",
+                "M trips/s",
+                rate(r),
+                rate(t),
+                rate(ct)
+            );
         }
     }
 

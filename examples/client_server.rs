@@ -11,8 +11,8 @@ use std::time::Duration;
 /// Runs `clients` clients against one server; returns the messages the server received.
 pub fn run(clients: u32, messages_each: u32) -> Vec<String> {
     let rt = rycos::Runtime::new().expect("start the runtime");
-    let (server, received) = rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(
-        |cx: Cx<String>| async move {
+    let (server, received) =
+        rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(|cx: Cx<String>| async move {
             let mut received = Vec::new();
             // pycos: `msg = yield task.receive()`; here the loop ends when every client's
             // handle is gone.
@@ -21,8 +21,7 @@ pub fn run(clients: u32, messages_each: u32) -> Vec<String> {
                 received.push(msg);
             }
             received
-        },
-    );
+        });
     for n in 0..clients {
         let server: TaskRef<String> = server.clone();
         rt.spawn(async move {

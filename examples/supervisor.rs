@@ -63,8 +63,10 @@ fn spawn_worker() -> TaskRef<Job> {
 /// Supervises a worker through `jobs` jobs.
 pub fn run(jobs: u32, limit: RestartLimit) -> Outcome {
     let rt = rycos::Runtime::new().expect("start the runtime");
-    let (_supervisor, outcome) = rycos::task::Builder::new().on(rt.handle()).name("supervisor").spawn_task_joinable(
-        move |cx: Cx<SupervisorMsg>| async move {
+    let (_supervisor, outcome) = rycos::task::Builder::new()
+        .on(rt.handle())
+        .name("supervisor")
+        .spawn_task_joinable(move |cx: Cx<SupervisorMsg>| async move {
             let start = |cx: &Cx<SupervisorMsg>| {
                 let worker = spawn_worker();
                 cx.monitor(&worker);
@@ -90,7 +92,10 @@ pub fn run(jobs: u32, limit: RestartLimit) -> Outcome {
                         let now = Instant::now();
                         restarts.retain(|t| now.duration_since(*t) < limit.period);
                         if restarts.len() >= limit.max_restarts {
-                            println!("supervisor: restart limit ({} in {:?}) reached; giving up", limit.max_restarts, limit.period);
+                            println!(
+                                "supervisor: restart limit ({} in {:?}) reached; giving up",
+                                limit.max_restarts, limit.period
+                            );
                             return Outcome::GaveUp { at_job: job, restarts: restarts.len() };
                         }
                         restarts.push(now);
@@ -99,8 +104,7 @@ pub fn run(jobs: u32, limit: RestartLimit) -> Outcome {
                 }
             }
             Outcome::Finished { handled, failed, restarts: restarts.len() }
-        },
-    );
+        });
     outcome.join_blocking().expect("the supervisor itself does not crash")
 }
 

@@ -58,7 +58,8 @@ pub fn run() {
         assert_eq!((urgent, rest), (-99, vec![1, 2, 3]));
 
         step("4. Sending never drops: a finished task hands the message back");
-        let (short_lived, ended) = rycos::spawn_task_joinable(|cx: Cx<u32>| async move { cx.receive().await });
+        let (short_lived, ended) =
+            rycos::spawn_task_joinable(|cx: Cx<u32>| async move { cx.receive().await });
         short_lived.send(1).unwrap();
         ended.await.unwrap();
         let back = short_lived.send(2).unwrap_err();
@@ -69,14 +70,15 @@ pub fn run() {
         let gate = rycos::spawn_task(|cx: Cx<()>| async move {
             cx.receive().await;
         });
-        let (slow, slow_done) = rycos::task::Builder::new().mailbox_capacity(1).spawn_task_joinable(|cx: Cx<u32>| async move {
-            let mut got = Vec::new();
-            while let Some(m) = cx.receive().await {
-                got.push(m);
-                rycos::time::sleep(Duration::from_millis(2)).await;
-            }
-            got
-        });
+        let (slow, slow_done) =
+            rycos::task::Builder::new().mailbox_capacity(1).spawn_task_joinable(|cx: Cx<u32>| async move {
+                let mut got = Vec::new();
+                while let Some(m) = cx.receive().await {
+                    got.push(m);
+                    rycos::time::sleep(Duration::from_millis(2)).await;
+                }
+                got
+            });
         slow.send(1).unwrap();
         let full = slow.send(2);
         println!("second send to a 1-slot mailbox: {:?}", full.as_ref().map_err(|e| e.to_string()));
@@ -88,9 +90,10 @@ pub fn run() {
         assert!(got.ends_with(&[3]));
 
         step("6. suspend / resume: a wake-up channel apart from the mailbox");
-        let (sleeper, woken) = rycos::spawn_task_joinable(|cx: Cx<()>| async move {
-            cx.suspend().await.downcast::<&str>().unwrap()
-        });
+        let (sleeper, woken) =
+            rycos::spawn_task_joinable(
+                |cx: Cx<()>| async move { cx.suspend().await.downcast::<&str>().unwrap() },
+            );
         while !sleeper.resume("wake up!") {
             rycos::yield_now().await;
         }
@@ -106,7 +109,8 @@ pub fn run() {
             }
         }
         let (_, reason) = rycos::spawn_task_joinable(|cx: Cx<Watch>| async move {
-            let doomed = rycos::task::Builder::new().name("doomed").spawn(async { panic!("division by zero") });
+            let doomed =
+                rycos::task::Builder::new().name("doomed").spawn(async { panic!("division by zero") });
             cx.monitor(&doomed.task());
             let Some(Watch::Down(exit)) = cx.receive().await else { unreachable!() };
             println!("monitor received: {exit}");
@@ -141,13 +145,17 @@ pub fn run() {
     });
 
     step("11. Daemons and join (pycos Pycos.join)");
-    let daemon = rycos::task::Builder::new().on(rt.handle()).daemon(true).spawn_task(|cx: Cx<()>| async move {
-        let _me = cx.me();
-        cx.receive().await;
-    });
+    let daemon =
+        rycos::task::Builder::new().on(rt.handle()).daemon(true).spawn_task(|cx: Cx<()>| async move {
+            let _me = cx.me();
+            cx.receive().await;
+        });
     rt.spawn(async { rycos::time::sleep(Duration::from_millis(5)).await });
     rt.join();
-    println!("join returned once the non-daemon tasks ended; the daemon is still alive: {}", daemon.is_alive());
+    println!(
+        "join returned once the non-daemon tasks ended; the daemon is still alive: {}",
+        daemon.is_alive()
+    );
     assert!(daemon.is_alive());
 
     step("12. Shutdown cancels what is left, running destructors");

@@ -23,7 +23,9 @@ mod std_impl {
         pub(crate) use std::sync::Arc;
 
         pub(crate) mod atomic {
-            pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+            pub(crate) use std::sync::atomic::{
+                AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+            };
         }
     }
 
@@ -65,7 +67,9 @@ mod loom_impl {
         use std::ops::{Deref, DerefMut};
 
         pub(crate) mod atomic {
-            pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+            pub(crate) use loom::sync::atomic::{
+                AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+            };
         }
 
         /// loom's mutex with `parking_lot`'s poison-free API.

@@ -19,15 +19,13 @@
 
 use crate::error::{SendError, TryRecvError};
 use crate::loom::sync::Mutex;
-use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::atomic::Ordering;
 use crate::task::RawTask;
 use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
 
 pub(crate) struct Mailbox<M> {
     inner: Mutex<Inner<M>>,
-    /// Number of live `TaskRef`s (senders).
-    handles: AtomicUsize,
 }
 
 struct Inner<M> {
@@ -97,8 +95,9 @@ impl<M> Inner<M> {
 }
 
 impl<M> Mailbox<M> {
-    /// A mailbox with `handles` `TaskRef`s already counted; `capacity` limits user messages.
-    pub(crate) fn new(capacity: Option<usize>, handles: usize) -> Self {
+    /// An empty mailbox; `capacity` limits user messages. (The count of its senders lives in the
+    /// task header: `Header::handles`.)
+    pub(crate) fn new(capacity: Option<usize>) -> Self {
         Mailbox {
             inner: Mutex::new(Inner {
                 queue: VecDeque::new(),
@@ -107,7 +106,6 @@ impl<M> Mailbox<M> {
                 owner_waiting: false,
                 slow: None,
             }),
-            handles: AtomicUsize::new(handles),
         }
     }
 
@@ -137,7 +135,7 @@ impl<M> Mailbox<M> {
         let found = match matches {
             None => inner.queue.pop_front(),
             Some(matches) => {
-                let pos = inner.queue.iter().position(|m| matches(m));
+                let pos = inner.queue.iter().position(matches);
                 pos.and_then(|pos| inner.queue.remove(pos))
             }
         };
@@ -153,7 +151,7 @@ impl<M> Mailbox<M> {
         }
         // No message can ever arrive: every sender is gone (checked under the lock, see
         // `drop_handle` for the other side).
-        if self.handles.load(Ordering::Acquire) == 0 {
+        if owner.header().handles.load(Ordering::Acquire) == 0 {
             *registered = false;
             return Poll::Ready(None);
         }
@@ -178,7 +176,7 @@ impl<M> Mailbox<M> {
         }
     }
 
-    pub(crate) fn try_receive(&self) -> Result<M, TryRecvError> {
+    pub(crate) fn try_receive(&self, owner: RawTask) -> Result<M, TryRecvError> {
         let mut inner = self.inner.lock();
         match inner.queue.pop_front() {
             Some(message) => {
@@ -189,7 +187,7 @@ impl<M> Mailbox<M> {
                 }
                 Ok(message)
             }
-            None if self.handles.load(Ordering::Acquire) == 0 => Err(TryRecvError::Closed),
+            None if owner.header().handles.load(Ordering::Acquire) == 0 => Err(TryRecvError::Closed),
             None => Err(TryRecvError::Empty),
         }
     }
@@ -245,14 +243,18 @@ impl<M> Mailbox<M> {
         }
     }
 
-    pub(crate) fn add_handle(&self) {
-        self.handles.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn add_handle(&self, owner: RawTask) {
+        let previous = owner.header().handles.fetch_add(1, Ordering::Relaxed);
+        // Wrapping would make a live task look unreachable; abort like `Arc` does.
+        if previous == u32::MAX {
+            std::process::abort();
+        }
     }
 
     /// Drops one sender handle; if it was the last, a waiting receive must be woken (it will
     /// return `None`).
-    pub(crate) fn drop_handle(&self) -> Wake {
-        if self.handles.fetch_sub(1, Ordering::AcqRel) != 1 {
+    pub(crate) fn drop_handle(&self, owner: RawTask) -> Wake {
+        if owner.header().handles.fetch_sub(1, Ordering::AcqRel) != 1 {
             return Wake::Nobody;
         }
         self.inner.lock().take_receiver()

@@ -3,12 +3,12 @@ mod common;
 use common::watchdog;
 use std::time::Duration;
 
-#[path = "../examples/tasks.rs"]
-mod tasks;
 #[path = "../examples/client_server.rs"]
 mod client_server;
 #[path = "../examples/supervisor.rs"]
 mod supervisor;
+#[path = "../examples/tasks.rs"]
+mod tasks;
 #[path = "../examples/tour.rs"]
 mod tour;
 

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 fn sending_to_a_finished_task_returns_the_message() {
     let _w = watchdog(Duration::from_secs(30));
     each_flavor(|rt| {
-        let (task, done) = rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(|cx: Cx<String>| async move {
-            cx.receive().await
-        });
+        let (task, done) = rycos::task::Builder::new()
+            .on(rt.handle())
+            .spawn_task_joinable(|cx: Cx<String>| async move { cx.receive().await });
         task.send("first".into()).unwrap();
         assert_eq!(done.join_blocking().unwrap().as_deref(), Some("first"));
         assert!(!task.is_alive());
@@ -31,9 +31,11 @@ fn messages_left_in_a_finished_tasks_mailbox_are_dropped_once() {
     let drops = DropCount::default();
     let gate = Gate::default();
     let g = gate.clone();
-    let (task, done) = rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(move |_cx: Cx<DropToken>| async move {
-        g.wait();
-    });
+    let (task, done) = rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(
+        move |_cx: Cx<DropToken>| async move {
+            g.wait();
+        },
+    );
     for _ in 0..10 {
         task.send(drops.token()).unwrap();
     }
@@ -97,7 +99,8 @@ fn many_waiting_deliveries_all_get_through_in_a_small_mailbox() {
             rt.spawn(async move {
                 for j in 0..50 {
                     // Some give up (and hand their place on) to exercise cancellation.
-                    let timeout = if j % 10 == 0 { Duration::from_micros(1) } else { Duration::from_secs(30) };
+                    let timeout =
+                        if j % 10 == 0 { Duration::from_micros(1) } else { Duration::from_secs(30) };
                     match t.deliver(i * 50 + j, timeout).await {
                         Ok(()) => {}
                         Err(DeliverError::Timeout(m)) => t.deliver(m, Duration::from_secs(30)).await.unwrap(),

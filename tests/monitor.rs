@@ -17,7 +17,11 @@ impl From<Exit> for Msg {
 }
 
 /// A task that monitors whatever it is told to watch and returns the first `expected` exits.
-fn watcher(rt: &rycos::Runtime, expected: usize, capacity: Option<usize>) -> (TaskRef<Msg>, rycos::JoinHandle<Vec<Exit>>) {
+fn watcher(
+    rt: &rycos::Runtime,
+    expected: usize,
+    capacity: Option<usize>,
+) -> (TaskRef<Msg>, rycos::JoinHandle<Vec<Exit>>) {
     let mut builder = rycos::task::Builder::new().on(rt.handle());
     if let Some(c) = capacity {
         builder = builder.mailbox_capacity(c);
@@ -46,7 +50,8 @@ fn every_exit_reason_is_reported() {
         let (w, exits) = watcher(rt, 3, None);
         let go = Gate::default();
         let (g1, g2, g3) = (go.clone(), go.clone(), go.clone());
-        let finisher = rycos::task::Builder::new().on(rt.handle()).name("finisher").spawn(async move { g1.wait() });
+        let finisher =
+            rycos::task::Builder::new().on(rt.handle()).name("finisher").spawn(async move { g1.wait() });
         let crasher = rt.spawn(async move {
             g2.wait();
             panic!("worker crashed")
@@ -91,7 +96,10 @@ fn monitoring_an_ended_task_delivers_at_once() {
     }
     let (w, exits) = watcher(&rt, 1, None);
     w.send(Msg::Watch(target.clone())).unwrap();
-    assert_eq!(sorted(exits.join_blocking().unwrap()), vec![(target.id(), ExitReason::Panicked("early".into()))]);
+    assert_eq!(
+        sorted(exits.join_blocking().unwrap()),
+        vec![(target.id(), ExitReason::Panicked("early".into()))]
+    );
 }
 
 #[test]
@@ -167,12 +175,13 @@ fn monitor_registration_racing_with_completion_delivers_exactly_once() {
     for _ in 0..500 {
         let target = rt.spawn(async {});
         let any = target.task();
-        let (w, exits) = rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(move |cx: Cx<Msg>| async move {
-            cx.monitor(&any);
-            let first = cx.receive().await;
-            let second = cx.receive_timeout(Duration::from_millis(2)).await;
-            (first.is_some(), second.is_ok())
-        });
+        let (w, exits) =
+            rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(move |cx: Cx<Msg>| async move {
+                cx.monitor(&any);
+                let first = cx.receive().await;
+                let second = cx.receive_timeout(Duration::from_millis(2)).await;
+                (first.is_some(), second.is_ok())
+            });
         drop(w);
         let (got_one, got_two) = exits.join_blocking().unwrap();
         assert!(got_one && !got_two, "exactly one exit notice");

@@ -38,8 +38,14 @@ fn ping_pong_with_a_victim(workers: usize) {
     rt.spawn(async { rycos::time::sleep(Duration::from_millis(5)).await }).join_blocking().unwrap();
     let timer_latency = start.elapsed();
     stop.store(true, Ordering::Relaxed);
-    assert!(victim_latency < Duration::from_secs(2), "victim starved for {victim_latency:?} ({workers} workers)");
-    assert!(timer_latency < Duration::from_secs(2), "timer starved for {timer_latency:?} ({workers} workers)");
+    assert!(
+        victim_latency < Duration::from_secs(2),
+        "victim starved for {victim_latency:?} ({workers} workers)"
+    );
+    assert!(
+        timer_latency < Duration::from_secs(2),
+        "timer starved for {timer_latency:?} ({workers} workers)"
+    );
 }
 
 #[test]
@@ -69,7 +75,8 @@ fn tasks_queued_behind_a_busy_worker_are_stolen() {
         }
         r.wait();
     });
-    let mut got: Vec<u32> = (0..100).map(|_| rx.recv_timeout(Duration::from_secs(10)).expect("stolen")).collect();
+    let mut got: Vec<u32> =
+        (0..100).map(|_| rx.recv_timeout(Duration::from_secs(10)).expect("stolen")).collect();
     release.open();
     got.sort_unstable();
     assert_eq!(got, (0..100).collect::<Vec<_>>());
@@ -82,21 +89,22 @@ fn a_task_that_never_waits_yields_to_others_through_the_budget() {
     // A task that keeps finding its mailbox full never returns Pending by itself; the budget
     // makes it yield so the victim on the same (single) worker gets to run.
     let (tx, rx) = std::sync::mpsc::channel();
-    let (hog, _) = rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(move |cx: Cx<u32>| async move {
-        let me = cx.me();
-        let mut received = 0u64;
-        loop {
-            me.send(1).unwrap();
-            if cx.receive().await.is_none() {
-                break;
+    let (hog, _) =
+        rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(move |cx: Cx<u32>| async move {
+            let me = cx.me();
+            let mut received = 0u64;
+            loop {
+                me.send(1).unwrap();
+                if cx.receive().await.is_none() {
+                    break;
+                }
+                received += 1;
+                if rx.try_recv().is_ok() {
+                    return received;
+                }
             }
-            received += 1;
-            if rx.try_recv().is_ok() {
-                return received;
-            }
-        }
-        received
-    });
+            received
+        });
     let victim = rt.spawn(async move { tx.send(()).unwrap() });
     victim.join_blocking().unwrap();
     drop(hog);
@@ -110,8 +118,24 @@ fn yield_now_lets_every_queued_task_run() {
     let o = order.clone();
     // Both are spawned by one task onto the single worker's queue, so they start together.
     rt.spawn(async move {
-        let a = { let o = o.clone(); rycos::spawn(async move { for i in 0..3 { o.lock().unwrap().push(('a', i)); rycos::yield_now().await; } }) };
-        let b = { let o = o.clone(); rycos::spawn(async move { for i in 0..3 { o.lock().unwrap().push(('b', i)); rycos::yield_now().await; } }) };
+        let a = {
+            let o = o.clone();
+            rycos::spawn(async move {
+                for i in 0..3 {
+                    o.lock().unwrap().push(('a', i));
+                    rycos::yield_now().await;
+                }
+            })
+        };
+        let b = {
+            let o = o.clone();
+            rycos::spawn(async move {
+                for i in 0..3 {
+                    o.lock().unwrap().push(('b', i));
+                    rycos::yield_now().await;
+                }
+            })
+        };
         a.await.unwrap();
         b.await.unwrap();
     })

@@ -33,10 +33,11 @@ fn join_waits_for_non_daemon_tasks_including_ones_they_spawn() {
 fn join_ignores_daemons() {
     let _w = watchdog(Duration::from_secs(30));
     let rt = rt(2);
-    let daemon = rycos::task::Builder::new().on(rt.handle()).daemon(true).spawn_task(|cx: rycos::Cx<()>| async move {
-        let _me = cx.me();
-        cx.receive().await;
-    });
+    let daemon =
+        rycos::task::Builder::new().on(rt.handle()).daemon(true).spawn_task(|cx: rycos::Cx<()>| async move {
+            let _me = cx.me();
+            cx.receive().await;
+        });
     rt.join();
     assert!(daemon.is_alive(), "join returned while the daemon still runs");
 }

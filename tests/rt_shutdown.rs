@@ -2,8 +2,8 @@
 //! task that never yields; spawning afterwards is refused.
 mod common;
 use common::*;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -82,7 +82,9 @@ fn spawn_after_shutdown_is_refused() {
     assert_eq!(drops.get(), 1, "the refused future was dropped, not leaked");
     let cancelled = handle.spawn(async { 1 });
     assert!(cancelled.join_blocking().unwrap_err().is_cancelled());
-    let task = rycos::task::Builder::new().on(&handle).spawn_task(|cx: rycos::Cx<u8>| async move { cx.receive().await });
+    let task = rycos::task::Builder::new()
+        .on(&handle)
+        .spawn_task(|cx: rycos::Cx<u8>| async move { cx.receive().await });
     assert!(!task.is_alive());
     assert_eq!(task.send(9).unwrap_err().into_inner(), 9);
     assert!(rycos::task::Builder::new().on(&handle).try_spawn_task(|_: rycos::Cx<u8>| async {}).is_err());

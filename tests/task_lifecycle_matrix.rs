@@ -103,7 +103,8 @@ fn run_case(workers: usize, body: Body, handle_mode: Handle, abort: Abort) {
     // that does wait (the others have finished by then); panics are panics.
     let expect_cancelled = matches!(abort, Abort::BeforeFirstPoll)
         || matches!((body, abort), (Body::PendsForever, Abort::WhilePending));
-    let expect_panic = !expect_cancelled && matches!(body, Body::PanicsInPoll | Body::PanicsInDropAfterCompleting);
+    let expect_panic =
+        !expect_cancelled && matches!(body, Body::PanicsInPoll | Body::PanicsInDropAfterCompleting);
     let expect_ok = !expect_cancelled && !expect_panic;
     let outcome = match handle_mode {
         Handle::DroppedAtOnce => {
@@ -127,7 +128,8 @@ fn run_case(workers: usize, body: Body, handle_mode: Handle, abort: Abort) {
                 tx.send(()).unwrap();
                 result
             });
-            rx.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|_| panic!("no end: {workers}/{body:?}/{handle_mode:?}/{abort:?}"));
+            rx.recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("no end: {workers}/{body:?}/{handle_mode:?}/{abort:?}"));
             let result = waiter.join_blocking().unwrap();
             match handle_mode {
                 Handle::DroppedAfterEnd => {
@@ -156,7 +158,11 @@ fn run_case(workers: usize, body: Body, handle_mode: Handle, abort: Abort) {
     assert!(output_drops.get() <= 1, "output dropped at most once");
     let produced = expect_ok;
     if produced {
-        assert_eq!(output_drops.get(), 1, "output dropped once: {workers}/{body:?}/{handle_mode:?}/{abort:?}");
+        assert_eq!(
+            output_drops.get(),
+            1,
+            "output dropped once: {workers}/{body:?}/{handle_mode:?}/{abort:?}"
+        );
     }
 }
 
@@ -164,7 +170,9 @@ fn run_case(workers: usize, body: Body, handle_mode: Handle, abort: Abort) {
 fn lifecycle_matrix() {
     let _w = watchdog(Duration::from_secs(120));
     for workers in [1, 2] {
-        for body in [Body::Completes, Body::PanicsInPoll, Body::PanicsInDropAfterCompleting, Body::PendsForever] {
+        for body in
+            [Body::Completes, Body::PanicsInPoll, Body::PanicsInDropAfterCompleting, Body::PendsForever]
+        {
             for handle in [Handle::DroppedAtOnce, Handle::DroppedAfterEnd, Handle::Awaited] {
                 for abort in [Abort::Never, Abort::BeforeFirstPoll, Abort::WhilePending, Abort::AfterEnd] {
                     if matches!(handle, Handle::DroppedAtOnce) && matches!(abort, Abort::AfterEnd) {

@@ -9,12 +9,13 @@ fn resume_wakes_a_suspended_task_with_a_value() {
     let _w = watchdog(Duration::from_secs(30));
     each_flavor(|rt| {
         let (suspended, now_suspended) = std::sync::mpsc::channel();
-        let (task, done) = rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(move |cx: Cx<u32>| async move {
-            suspended.send(()).unwrap();
-            let value = cx.suspend().await.downcast::<&str>().unwrap();
-            // A message sent meanwhile is still queued.
-            (value, cx.try_receive().ok())
-        });
+        let (task, done) =
+            rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(move |cx: Cx<u32>| async move {
+                suspended.send(()).unwrap();
+                let value = cx.suspend().await.downcast::<&str>().unwrap();
+                // A message sent meanwhile is still queued.
+                (value, cx.try_receive().ok())
+            });
         now_suspended.recv().unwrap();
         task.send(3).unwrap();
         // The task may not have reached the suspend yet; resume reports that, so retry.
@@ -29,10 +30,11 @@ fn resume_wakes_a_suspended_task_with_a_value() {
 fn resume_of_a_task_that_is_not_suspended_is_ignored_and_reported() {
     let _w = watchdog(Duration::from_secs(30));
     let rt = rt(2);
-    let (task, done) = rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(|cx: Cx<()>| async move {
-        cx.receive().await;
-        cx.suspend_timeout(Duration::from_millis(20)).await.is_none()
-    });
+    let (task, done) =
+        rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(|cx: Cx<()>| async move {
+            cx.receive().await;
+            cx.suspend_timeout(Duration::from_millis(20)).await.is_none()
+        });
     assert!(!task.resume(1u8), "waiting in receive is not suspended");
     task.send(()).unwrap();
     assert!(done.join_blocking().unwrap(), "the earlier resume was not kept for later");
@@ -43,11 +45,13 @@ fn resume_of_a_task_that_is_not_suspended_is_ignored_and_reported() {
 fn only_one_resume_counts_per_suspend() {
     let _w = watchdog(Duration::from_secs(30));
     let rt = rt(2);
-    let (task, done) = rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(|cx: Cx<()>| async move {
-        let first = cx.suspend().await.downcast::<u32>().unwrap();
-        let second = cx.suspend_timeout(Duration::from_millis(20)).await.map(|v| v.downcast::<u32>().unwrap());
-        (first, second)
-    });
+    let (task, done) =
+        rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(|cx: Cx<()>| async move {
+            let first = cx.suspend().await.downcast::<u32>().unwrap();
+            let second =
+                cx.suspend_timeout(Duration::from_millis(20)).await.map(|v| v.downcast::<u32>().unwrap());
+            (first, second)
+        });
     while !task.resume(1u32) {
         std::thread::yield_now();
     }
@@ -62,17 +66,18 @@ fn only_one_resume_counts_per_suspend() {
 fn a_resume_racing_with_the_timeout_is_never_lost() {
     let _w = watchdog(Duration::from_secs(60));
     let rt = rt(2);
-    let (task, done) = rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(|cx: Cx<()>| async move {
-        let mut got = 0u32;
-        let mut expired = 0u32;
-        while got < 300 {
-            match cx.suspend_timeout(Duration::from_micros(100)).await {
-                Some(_) => got += 1,
-                None => expired += 1,
+    let (task, done) =
+        rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(|cx: Cx<()>| async move {
+            let mut got = 0u32;
+            let mut expired = 0u32;
+            while got < 300 {
+                match cx.suspend_timeout(Duration::from_micros(100)).await {
+                    Some(_) => got += 1,
+                    None => expired += 1,
+                }
             }
-        }
-        (got, expired)
-    });
+            (got, expired)
+        });
     let mut accepted = 0;
     while accepted < 300 {
         if task.resume(()) {

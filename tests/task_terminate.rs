@@ -11,11 +11,12 @@ fn terminate_a_waiting_task_runs_its_destructors() {
     each_flavor(|rt| {
         let drops = DropCount::default();
         let token = drops.token();
-        let (task, done) = rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(move |cx: Cx<u32>| async move {
-            let _token = token;
-            let _me = cx.me();
-            cx.receive().await;
-        });
+        let (task, done) =
+            rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(move |cx: Cx<u32>| async move {
+                let _token = token;
+                let _me = cx.me();
+                cx.receive().await;
+            });
         assert!(task.is_alive());
         assert!(task.terminate());
         assert!(done.join_blocking().unwrap_err().is_cancelled());

@@ -97,9 +97,9 @@ impl Builder {
 
     /// Starts the worker threads.
     pub fn build(self) -> std::io::Result<Runtime> {
-        let workers = self.worker_threads.unwrap_or_else(|| {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
-        });
+        let workers = self
+            .worker_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
         let locals: Vec<(Local, Parker)> = (0..workers).map(|_| (Local::new(), Parker::new())).collect();
         let remotes = locals
             .iter()

@@ -110,8 +110,6 @@ impl Idle {
         }
     }
 
-
-
     pub(crate) fn num_parked(&self) -> usize {
         self.num_workers - num_unparked(self.state.load(SeqCst))
     }

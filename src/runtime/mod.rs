@@ -288,12 +288,16 @@ impl Handle {
         }
     }
 
-    pub(crate) fn spawn_with<F>(&self, future: F, options: &TaskOptions) -> Result<JoinHandle<F::Output>, JoinHandle<F::Output>>
+    pub(crate) fn spawn_with<F>(
+        &self,
+        future: F,
+        options: &TaskOptions,
+    ) -> Result<JoinHandle<F::Output>, JoinHandle<F::Output>>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let spawned = self.shared.spawn(future, (), true, 0, options);
+        let spawned = Shared::spawn(&self.shared, future, (), true, 0, options);
         let (Ok(task) | Err(task)) = &spawned;
         // SAFETY: spawned with `join = true` and this output type.
         let handle = unsafe { task.join_handle::<F::Output>() };
@@ -321,7 +325,7 @@ impl Handle {
     {
         let body = ActorBody::<F, Fut, M>::new(start);
         let mailbox = crate::task::new_mailbox::<M>(capacity);
-        let spawned = self.shared.spawn(body, mailbox, join, 1, options);
+        let spawned = Shared::spawn(&self.shared, body, mailbox, join, 1, options);
         let (Ok(task) | Err(task)) = &spawned;
         // SAFETY: spawned with a Mailbox<M> counting one handle, and with `join` as given.
         let parts = unsafe { (task.task_ref::<M>(), join.then(|| task.join_handle::<Fut::Output>())) };
@@ -349,7 +353,11 @@ impl Handle {
             local_queue_depth: shared.remotes.iter().map(|r| r.stealer.len()).sum(),
             parked_workers: shared.idle.num_parked(),
             timers: shared.timers.len(),
-            worker_unparks: shared.remotes.iter().map(|r| r.unparks.load(crate::loom::sync::atomic::Ordering::Relaxed)).sum(),
+            worker_unparks: shared
+                .remotes
+                .iter()
+                .map(|r| r.unparks.load(crate::loom::sync::atomic::Ordering::Relaxed))
+                .sum(),
         }
     }
 

@@ -2,13 +2,13 @@
 //! that wait on nothing but themselves (a task parked in `receive()` holds its own waker).
 //!
 //! Sharded by task id to keep spawning threads off each other's locks. Each entry holds one task
-//! reference; the task's header records its slab index, read and written only under the shard
-//! lock.
+//! reference; the task's header records its index, read and written only under the shard lock.
+//! A shard is a vector of optional task pointers (8 bytes a task: the pointer's niche makes the
+//! `Option` free) plus a stack of the indexes freed, which `insert` reuses first.
 
 use crate::loom::sync::Mutex;
 use crate::task::RawTask;
 use crossbeam_utils::CachePadded;
-use slab::Slab;
 
 pub(crate) struct OwnedTasks {
     /// Padded: neighbouring shards are locked by different workers at the same time.
@@ -16,14 +16,29 @@ pub(crate) struct OwnedTasks {
 }
 
 struct Shard {
-    tasks: Slab<RawTask>,
+    slots: Vec<Option<RawTask>>,
+    free: Vec<u32>,
     closed: bool,
+}
+
+impl Shard {
+    fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
 }
 
 impl OwnedTasks {
     pub(crate) fn new(num_workers: usize) -> OwnedTasks {
-        let n = (num_workers * 4).next_power_of_two().clamp(16, 256);
-        OwnedTasks { shards: (0..n).map(|_| CachePadded::new(Mutex::new(Shard { tasks: Slab::new(), closed: false }))).collect() }
+        // One shard under loom: ids grow across loom iterations, and the shard a task lands in must
+        // not change the explored interleavings.
+        let n = if cfg!(loom) { 1 } else { (num_workers * 4).next_power_of_two().clamp(16, 256) };
+        OwnedTasks {
+            shards: (0..n)
+                .map(|_| {
+                    CachePadded::new(Mutex::new(Shard { slots: Vec::new(), free: Vec::new(), closed: false }))
+                })
+                .collect(),
+        }
     }
 
     fn shard(&self, task: RawTask) -> &Mutex<Shard> {
@@ -38,8 +53,18 @@ impl OwnedTasks {
         if shard.closed {
             return false;
         }
-        let index = shard.tasks.insert(task);
-        let index = u32::try_from(index).expect("more than 4 billion live tasks in one shard");
+        let index = match shard.free.pop() {
+            Some(index) => {
+                shard.slots[index as usize] = Some(task);
+                index
+            }
+            None => {
+                let index =
+                    u32::try_from(shard.slots.len()).expect("more than 4 billion live tasks in one shard");
+                shard.slots.push(Some(task));
+                index
+            }
+        };
         // SAFETY: `owner_index` is only accessed under this shard's lock.
         task.header().owner_index.with_mut(|slot| unsafe { *slot = index });
         true
@@ -50,20 +75,24 @@ impl OwnedTasks {
     pub(crate) fn remove(&self, task: RawTask) -> bool {
         let mut shard = self.shard(task).lock();
         // SAFETY: `owner_index` is only accessed under this shard's lock.
-        let index = task.header().owner_index.with(|slot| unsafe { *slot }) as usize;
-        if shard.tasks.get(index) == Some(&task) {
-            shard.tasks.remove(index);
-            true
-        } else {
-            false
+        let index = task.header().owner_index.with(|slot| unsafe { *slot });
+        match shard.slots.get_mut(index as usize) {
+            Some(slot) if *slot == Some(task) => {
+                *slot = None;
+                shard.free.push(index);
+                true
+            }
+            _ => false,
         }
     }
 
-    /// Refuses further tasks in every shard.
-    pub(crate) fn close(&self) {
+    /// Refuses further tasks in every shard; false if it was already closed.
+    pub(crate) fn close(&self) -> bool {
+        let mut newly = false;
         for shard in self.shards.iter() {
-            shard.lock().closed = true;
+            newly |= !std::mem::replace(&mut shard.lock().closed, true);
         }
+        newly
     }
 
     /// Takes every listed task out of every shard, with its reference; the caller cancels them.
@@ -71,12 +100,14 @@ impl OwnedTasks {
     pub(crate) fn drain(&self) -> Vec<RawTask> {
         let mut all = Vec::new();
         for shard in self.shards.iter() {
-            all.extend(shard.lock().tasks.drain());
+            let mut shard = shard.lock();
+            shard.free.clear();
+            all.extend(std::mem::take(&mut shard.slots).into_iter().flatten());
         }
         all
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().tasks.len()).sum()
+        self.shards.iter().map(|s| s.lock().len()).sum()
     }
 }

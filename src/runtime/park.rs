@@ -32,7 +32,11 @@ pub(crate) struct Unparker {
 impl Parker {
     pub(crate) fn new() -> Parker {
         Parker {
-            inner: Arc::new(Inner { state: AtomicUsize::new(EMPTY), lock: Mutex::new(()), condvar: Condvar::new() }),
+            inner: Arc::new(Inner {
+                state: AtomicUsize::new(EMPTY),
+                lock: Mutex::new(()),
+                condvar: Condvar::new(),
+            }),
         }
     }
 

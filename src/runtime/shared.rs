@@ -6,7 +6,7 @@ use super::owned::OwnedTasks;
 use super::park::Unparker;
 use super::queue::{Inject, Stealer};
 use super::{Config, context};
-use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*, fence};
 use crate::loom::sync::{Arc, Condvar, Mutex};
 use crate::task::{self, MailboxSlot, NewTask, Notified, RawTask, Schedule, TaskBody};
 use crate::time::Timers;
@@ -91,22 +91,22 @@ impl Shared {
     /// Allocates, lists and schedules a task. After shutdown the task is cancelled at once (its
     /// body is dropped) and `Err` returns it, so its handles report the cancellation.
     pub(crate) fn spawn<T: TaskBody, M: MailboxSlot>(
-        self: &Arc<Self>,
+        this: &Arc<Self>,
         body: T,
         mailbox: M,
         join: bool,
         handles: usize,
         options: &TaskOptions,
     ) -> Result<NewTask, NewTask> {
-        let task = task::allocate(body, self.clone(), mailbox, join, handles, options.daemon);
+        let task = task::allocate(body, this.clone(), mailbox, join, handles, options.daemon);
         if let Some(name) = &options.name {
             task.raw.extras().set_name(name.clone());
         }
         if !options.daemon {
-            self.live_inc();
+            this.live_inc();
         }
-        if self.owned.insert(task.raw) {
-            self.schedule_new(task.notified());
+        if this.owned.insert(task.raw) {
+            this.schedule_new(task.notified());
             Ok(task)
         } else {
             // The owner list's reference goes to `shutdown`, which cancels the task.
@@ -140,6 +140,16 @@ impl Shared {
             return;
         }
         self.inject.push(task);
+        // Shutdown may have begun since the check above, and its final drain of the global
+        // queue may already be over: then nobody else will take this task out (a leak, and a
+        // task <-> runtime reference cycle). Draining is idempotent, so do it here too. SeqCst
+        // pairs with the store in `begin_shutdown`: either we see the flag, or the shutdown's
+        // drain comes after our push.
+        fence(SeqCst);
+        if self.shutdown.load(SeqCst) {
+            self.drain_inject();
+            return;
+        }
         self.notify_parked();
     }
 
@@ -206,10 +216,13 @@ impl Shared {
     /// Starts shutting down: no more tasks are accepted, every worker is woken to cancel what is
     /// left. Returns false if shutdown had already begun.
     pub(super) fn begin_shutdown(&self) -> bool {
-        if self.shutdown.swap(true, AcqRel) {
+        // Close the owner list *before* publishing the flag: a worker that sees the flag drains
+        // the list once and exits, so no spawn may get into the list after that (found by the
+        // loom model `shutdown_races_with_spawn`).
+        if !self.owned.close() {
             return false;
         }
-        self.owned.close();
+        self.shutdown.store(true, SeqCst);
         for remote in self.remotes.iter() {
             remote.unparker.unpark();
         }

@@ -40,7 +40,7 @@ const MAX_LIFO_POLLS: u32 = 3;
 /// comes in bursts; a searcher that waits ~20 µs catches the next task of a burst without a
 /// futex round trip, and while it searches, producers need not wake anyone. Bounded, so an idle
 /// runtime still sleeps.
-const SPIN_ROUNDS: u32 = 16;
+const SPIN_ROUNDS: u32 = if cfg!(loom) { 1 } else { 16 };
 
 pub(crate) struct Worker {
     shared: Arc<Shared>,
@@ -70,8 +70,9 @@ pub(super) fn run(shared: Arc<Shared>, index: usize, local: Local, parker: Parke
         parker,
     };
     // User panics are caught around each poll; a panic that reaches this far is a bug in the
-    // runtime itself, and a dead worker would strand its queue: abort loudly instead.
-    let abort = AbortOnPanic;
+    // runtime itself, and a dead worker would strand its queue: abort loudly instead. (Not under
+    // loom, which reports a failed model by panicking.)
+    let abort = (!cfg!(loom)).then(|| AbortOnPanic);
     {
         let _context = context::set_worker(&worker);
         worker.run();
@@ -124,7 +125,7 @@ impl Worker {
 
     fn next_task(&self) -> Option<Notified> {
         let tick = self.tick.get();
-        if tick % self.shared.config.global_queue_interval == 0
+        if tick.is_multiple_of(self.shared.config.global_queue_interval)
             && let Some(task) = self.shared.inject.pop()
         {
             return Some(task);
@@ -153,7 +154,7 @@ impl Worker {
 
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
-        if tick % self.shared.config.event_interval == 0 {
+        if tick.is_multiple_of(self.shared.config.event_interval) {
             self.shared.timers.fire_due();
         }
     }

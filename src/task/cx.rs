@@ -58,7 +58,7 @@ impl<M: Send + 'static> Cx<M> {
 
     /// A handle to this task, to give to others (pycos: passing `task` in a message).
     pub fn me(&self) -> TaskRef<M> {
-        self.mailbox().add_handle();
+        self.mailbox().add_handle(self.raw);
         self.raw.ref_inc();
         // SAFETY: this task has a Mailbox<M>; a handle and a reference were added above.
         unsafe { TaskRef::from_raw(self.raw) }
@@ -102,7 +102,7 @@ impl<M: Send + 'static> Cx<M> {
 
     /// Takes the next message if one is queued.
     pub fn try_receive(&self) -> Result<M, TryRecvError> {
-        self.mailbox().try_receive()
+        self.mailbox().try_receive(self.raw)
     }
 
     /// Number of messages queued and not yet received.
@@ -140,11 +140,9 @@ impl<M: Send + 'static> Cx<M> {
     /// Like [`suspend`](Cx::suspend), giving up after `timeout` (`None`).
     pub async fn suspend_timeout(&self, timeout: Duration) -> Option<Resumed> {
         let guard = SuspendGuard(self.raw);
-        let waited = crate::time::timeout(
-            timeout,
-            std::future::poll_fn(|cx| extras::poll_suspend(self.raw, cx)),
-        )
-        .await;
+        let waited =
+            crate::time::timeout(timeout, std::future::poll_fn(|cx| extras::poll_suspend(self.raw, cx)))
+                .await;
         std::mem::forget(guard);
         match waited {
             Ok(value) => Some(Resumed(value)),
@@ -247,8 +245,7 @@ impl<M: Send + 'static, P: Filter<M>> Future for Receive<'_, M, P> {
         let this = self.get_mut();
         let task = this.cx;
         let registered = &mut this.registered;
-        this.matches
-            .with(|matches| task.mailbox().poll_receive(cx, task.raw, registered, matches))
+        this.matches.with(|matches| task.mailbox().poll_receive(cx, task.raw, registered, matches))
     }
 }
 

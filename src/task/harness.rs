@@ -54,6 +54,28 @@ impl<T: TaskBody, S: Schedule, M: MailboxSlot> Harness<T, S, M> {
         &self.header().state
     }
 
+    /// Replaces the stage, dropping what was there.
+    ///
+    /// # Safety
+    /// The caller owns the stage (`state.rs` rule 1).
+    unsafe fn set_stage(&self, stage: Stage<T>) {
+        self.cell().stage.with_mut(|slot| {
+            // SAFETY: the caller owns the stage.
+            unsafe { *slot = stage }
+        });
+    }
+
+    /// Takes the stage out, leaving `Consumed`.
+    ///
+    /// # Safety
+    /// The caller owns the stage (`state.rs` rule 1).
+    unsafe fn take_stage(&self) -> Stage<T> {
+        self.cell().stage.with_mut(|slot| {
+            // SAFETY: the caller owns the stage.
+            std::mem::replace(unsafe { &mut *slot }, Stage::Consumed)
+        })
+    }
+
     fn poll(self) {
         match self.state().transition_to_running() {
             TransitionToRunning::Success => self.poll_inner(),
@@ -71,12 +93,12 @@ impl<T: TaskBody, S: Schedule, M: MailboxSlot> Harness<T, S, M> {
             let _current = current::enter(raw);
             catch_unwind(AssertUnwindSafe(|| {
                 self.cell().stage.with_mut(|stage| {
-                    // SAFETY: RUNNING is set, so this thread owns the stage (state.rs rule 1), and
-                    // the body is never moved out while it is `Running` (it is pinned in the cell).
-                    match unsafe { &mut *stage } {
-                        Stage::Running(body) => unsafe { Pin::new_unchecked(body) }.poll(&mut cx, raw),
-                        _ => unreachable!("a running task has a body"),
-                    }
+                    // SAFETY: RUNNING is set, so this thread owns the stage (state.rs rule 1).
+                    let stage = unsafe { &mut *stage };
+                    let Stage::Running(body) = stage else { unreachable!("a running task has a body") };
+                    // SAFETY: the body stays in place in the cell until it is dropped there.
+                    let body = unsafe { Pin::new_unchecked(body) };
+                    body.poll(&mut cx, raw)
                 })
             }))
         };
@@ -110,7 +132,7 @@ impl<T: TaskBody, S: Schedule, M: MailboxSlot> Harness<T, S, M> {
         let _current = current::enter(self.raw());
         catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: called only while RUNNING is set (rule 1).
-            self.cell().stage.with_mut(|stage| unsafe { *stage = Stage::Consumed });
+            unsafe { self.set_stage(Stage::Consumed) };
         }))
         .err()
     }
@@ -143,24 +165,21 @@ impl<T: TaskBody, S: Schedule, M: MailboxSlot> Harness<T, S, M> {
         let _ = catch_unwind(AssertUnwindSafe(|| self.cell().prefix.mailbox.close()));
 
         // SAFETY: RUNNING is still set, so the stage is ours (rule 1).
-        self.cell().stage.with_mut(|stage| unsafe { *stage = Stage::Finished(output) });
+        unsafe { self.set_stage(Stage::Finished(output)) };
         let snapshot = self.state().transition_to_complete(outcome);
 
         let _ = catch_unwind(AssertUnwindSafe(|| {
             if !snapshot.is_join_interested() {
-                // Nobody will read the output; it is ours to drop (rule 1).
-                self.cell().stage.with_mut(|stage| unsafe { *stage = Stage::Consumed });
+                // SAFETY: nobody will read the output; it is ours to drop (rule 1).
+                unsafe { self.set_stage(Stage::Consumed) };
             } else if snapshot.is_join_waker_set() {
-                // SAFETY: JOIN_WAKER is set and COMPLETE now too: the runtime may read the slot,
-                // and the handle cannot change it (rule 2).
-                self.header().join_waker.with(|waker| match unsafe { &*waker } {
-                    Some(waker) => waker.wake_by_ref(),
-                    None => unreachable!("JOIN_WAKER set without a waker"),
-                });
+                // SAFETY: JOIN_WAKER and COMPLETE are set: the runtime may read the slot, and the
+                // handle cannot change it (rule 2).
+                unsafe { wake_join_waker(self.header()) };
                 let snapshot = self.state().unset_join_waker_after_complete();
                 if !snapshot.is_join_interested() {
-                    // The handle is gone and handed the slot to us.
-                    self.header().join_waker.with_mut(|waker| unsafe { *waker = None });
+                    // SAFETY: the handle is gone and left the slot to us (rule 2).
+                    unsafe { set_join_waker_slot(self.header(), None) };
                 }
             }
         }));
@@ -231,10 +250,7 @@ unsafe fn try_read_output<T: TaskBody, S: Schedule, M: MailboxSlot>(
     let harness = unsafe { Harness::<T, S, M>::from_raw(ptr) };
     if can_read_output(harness.header(), waker) {
         // SAFETY: COMPLETE with JOIN_INTEREST: the stage belongs to the join handle (rule 1).
-        let stage = harness
-            .cell()
-            .stage
-            .with_mut(|stage| std::mem::replace(unsafe { &mut *stage }, Stage::Consumed));
+        let stage = unsafe { harness.take_stage() };
         let Stage::Finished(output) = stage else {
             panic!("JoinHandle polled after it returned its output");
         };
@@ -253,8 +269,10 @@ fn can_read_output(header: &Header, waker: &Waker) -> bool {
     let registered = if !snapshot.is_join_waker_set() {
         set_join_waker(header, waker)
     } else {
-        // SAFETY: JOIN_WAKER is set, so the runtime may only read the slot; reading is fine.
-        let same = header.join_waker.with(|w| unsafe { &*w }.as_ref().is_some_and(|w| w.will_wake(waker)));
+        let same = header.join_waker.with(|slot| {
+            // SAFETY: JOIN_WAKER is set, so the runtime may only read the slot; so do we.
+            unsafe { &*slot }.as_ref().is_some_and(|w| w.will_wake(waker))
+        });
         if same {
             return false;
         }
@@ -271,13 +289,34 @@ fn can_read_output(header: &Header, waker: &Waker) -> bool {
 
 fn set_join_waker(header: &Header, waker: &Waker) -> Result<super::state::Snapshot, super::state::Snapshot> {
     // SAFETY: JOIN_WAKER is clear, so the join handle owns the slot (rule 2).
-    header.join_waker.with_mut(|slot| unsafe { *slot = Some(waker.clone()) });
+    unsafe { set_join_waker_slot(header, Some(waker.clone())) };
     let result = header.state.set_join_waker();
     if result.is_err() {
-        // Completed meanwhile: the bit was never published, so the slot is still ours.
-        header.join_waker.with_mut(|slot| unsafe { *slot = None });
+        // SAFETY: completed meanwhile; the bit was never published, so the slot is still ours.
+        unsafe { set_join_waker_slot(header, None) };
     }
     result
+}
+
+/// # Safety
+/// The caller owns the join waker slot (`state.rs` rule 2).
+unsafe fn set_join_waker_slot(header: &Header, waker: Option<Waker>) {
+    header.join_waker.with_mut(|slot| {
+        // SAFETY: the caller owns the slot.
+        unsafe { *slot = waker }
+    });
+}
+
+/// # Safety
+/// The slot is published to the runtime and the task is complete (`state.rs` rule 2).
+unsafe fn wake_join_waker(header: &Header) {
+    header.join_waker.with(|slot| {
+        // SAFETY: the caller may read the slot.
+        match unsafe { &*slot } {
+            Some(waker) => waker.wake_by_ref(),
+            None => unreachable!("JOIN_WAKER set without a waker"),
+        }
+    });
 }
 
 unsafe fn drop_join_handle_slow<T: TaskBody, S: Schedule, M: MailboxSlot>(ptr: NonNull<Header>) {
@@ -285,14 +324,14 @@ unsafe fn drop_join_handle_slow<T: TaskBody, S: Schedule, M: MailboxSlot>(ptr: N
     let harness = unsafe { Harness::<T, S, M>::from_raw(ptr) };
     let (drop_output, drop_waker) = harness.state().transition_to_join_handle_dropped();
     if drop_output {
-        // SAFETY: complete, and JOIN_INTEREST was ours: the output is ours to drop (rule 1).
         let _ = catch_unwind(AssertUnwindSafe(|| {
-            harness.cell().stage.with_mut(|stage| unsafe { *stage = Stage::Consumed });
+            // SAFETY: complete, and JOIN_INTEREST was ours: the output is ours to drop (rule 1).
+            unsafe { harness.set_stage(Stage::Consumed) };
         }));
     }
     if drop_waker {
         // SAFETY: JOIN_WAKER is clear after the transition: the slot is ours (rule 2).
-        harness.header().join_waker.with_mut(|slot| unsafe { *slot = None });
+        unsafe { set_join_waker_slot(harness.header(), None) };
     }
     harness.raw().drop_reference();
 }

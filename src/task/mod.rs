@@ -135,14 +135,22 @@ pub(crate) struct NewTask {
 
 /// Allocates a task holding `body`. It starts notified, with references for: the first
 /// `Notified`, the owner list, the join handle (if `join`), and `handles` `TaskRef`s.
-pub(crate) fn allocate<T, S, M>(body: T, scheduler: S, mailbox: M, join: bool, handles: usize, daemon: bool) -> NewTask
+pub(crate) fn allocate<T, S, M>(
+    body: T,
+    scheduler: S,
+    mailbox: M,
+    join: bool,
+    handles: usize,
+    daemon: bool,
+) -> NewTask
 where
     T: TaskBody,
     S: Schedule,
     M: MailboxSlot,
 {
     let refs = 2 + usize::from(join) + handles;
-    let raw = RawTask::new(body, scheduler, mailbox, TaskId::next(), State::new(refs, join, daemon));
+    let handles = u32::try_from(handles).expect("handle count fits in u32");
+    let raw = RawTask::new(body, scheduler, mailbox, TaskId::next(), State::new(refs, join, daemon), handles);
     NewTask { raw }
 }
 
@@ -168,9 +176,9 @@ impl NewTask {
     }
 }
 
-/// Builds the mailbox of a new task with one `TaskRef` counted.
+/// Builds the mailbox of a new task.
 pub(crate) fn new_mailbox<M>(capacity: Option<usize>) -> Mailbox<M> {
-    Mailbox::new(capacity, 1)
+    Mailbox::new(capacity)
 }
 
 /// The task this code runs in, if it runs in one (pycos `Pycos.cur_task()`).
@@ -196,12 +204,33 @@ mod size_probe {
         use std::mem::size_of;
         eprintln!("Header {}", size_of::<super::raw::Header>());
         eprintln!("Mailbox<u64> {}", size_of::<crate::mailbox::Mailbox<u64>>());
-        let f = |cx: super::Cx<u64>| async move { std::hint::black_box(cx.receive().await); };
-        fn body_size<F, Fut>(_: &F) -> usize where F: FnOnce(super::Cx<u64>) -> Fut, Fut: std::future::Future { size_of::<super::ActorBody<F, Fut, u64>>() }
+        let f = |cx: super::Cx<u64>| async move {
+            std::hint::black_box(cx.receive().await);
+        };
+        fn body_size<F, Fut>(_: &F) -> usize
+        where
+            F: FnOnce(super::Cx<u64>) -> Fut,
+            Fut: std::future::Future,
+        {
+            size_of::<super::ActorBody<F, Fut, u64>>()
+        }
         eprintln!("ActorBody {}", body_size(&f));
-        fn cell_size<F, Fut>(_: &F) -> (usize, usize) where F: FnOnce(super::Cx<u64>) -> Fut + Send + 'static, Fut: std::future::Future + Send + 'static, Fut::Output: Send + 'static {
-            (size_of::<super::raw::Cell<super::ActorBody<F, Fut, u64>, crate::loom::sync::Arc<crate::runtime::Shared>, crate::mailbox::Mailbox<u64>>>(),
-             size_of::<super::raw::Stage<super::ActorBody<F, Fut, u64>>>())
+        fn cell_size<F, Fut>(_: &F) -> (usize, usize)
+        where
+            F: FnOnce(super::Cx<u64>) -> Fut + Send + 'static,
+            Fut: std::future::Future + Send + 'static,
+            Fut::Output: Send + 'static,
+        {
+            (
+                size_of::<
+                    super::raw::Cell<
+                        super::ActorBody<F, Fut, u64>,
+                        crate::loom::sync::Arc<crate::runtime::Shared>,
+                        crate::mailbox::Mailbox<u64>,
+                    >,
+                >(),
+                size_of::<super::raw::Stage<super::ActorBody<F, Fut, u64>>>(),
+            )
         }
         eprintln!("Cell, Stage {:?}", cell_size(&f));
         eprintln!("JoinError {}", size_of::<super::JoinError>());

@@ -105,7 +105,7 @@ pub(super) enum TransitionToNotifiedByVal {
 impl State {
     /// A new task: notified (it is about to be scheduled) with `refs` references.
     pub(super) fn new(refs: usize, join_interest: bool, daemon: bool) -> State {
-        let mut bits = NOTIFIED | refs * REF_ONE;
+        let mut bits = NOTIFIED | (refs * REF_ONE);
         if join_interest {
             bits |= JOIN_INTEREST;
         }
@@ -150,11 +150,8 @@ impl State {
                 return (action, Some(s));
             }
             s.0 = (s.0 | RUNNING) & !NOTIFIED;
-            let action = if s.is_cancelled() {
-                TransitionToRunning::Cancelled
-            } else {
-                TransitionToRunning::Success
-            };
+            let action =
+                if s.is_cancelled() { TransitionToRunning::Cancelled } else { TransitionToRunning::Success };
             (action, Some(s))
         })
     }

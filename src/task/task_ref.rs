@@ -178,7 +178,11 @@ impl<M: Send + 'static> TaskRef<M> {
     /// acknowledgement.
     ///
     /// Dropping the future before it completes drops the message with it.
-    pub fn deliver(&self, message: M, timeout: Duration) -> impl Future<Output = Result<(), DeliverError<M>>> + '_ {
+    pub fn deliver(
+        &self,
+        message: M,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), DeliverError<M>>> + '_ {
         let deliver = Deliver { task: self, message: Some(message), ticket: None };
         async move {
             let mut deliver = std::pin::pin!(deliver);
@@ -266,7 +270,7 @@ impl<M> AsRef<AnyTaskRef> for TaskRef<M> {
 
 impl<M: Send + 'static> Clone for TaskRef<M> {
     fn clone(&self) -> Self {
-        self.mailbox().add_handle();
+        self.mailbox().add_handle(self.any.raw);
         TaskRef { any: self.any.clone(), _message: PhantomData }
     }
 }
@@ -275,7 +279,7 @@ impl<M> Drop for TaskRef<M> {
     fn drop(&mut self) {
         // SAFETY: a TaskRef<M> only exists for tasks created with a Mailbox<M> (`from_raw`).
         let mailbox = unsafe { self.any.raw.mailbox::<Mailbox<M>>() };
-        mailbox.drop_handle().wake(self.any.raw);
+        mailbox.drop_handle(self.any.raw).wake(self.any.raw);
         // `any` then releases the task reference.
     }
 }

@@ -94,7 +94,13 @@ impl Wheel {
 
     /// Adds a timer due at tick `when` that wakes `waker`.
     pub(crate) fn insert(&mut self, when: u64, waker: Waker) -> Key {
-        let key = self.entries.insert(Entry { when, place: Place::Fired, prev: NIL, next: NIL, waker: Some(waker) });
+        let key = self.entries.insert(Entry {
+            when,
+            place: Place::Fired,
+            prev: NIL,
+            next: NIL,
+            waker: Some(waker),
+        });
         assert!(key < NIL as usize, "too many pending timers");
         self.place(key as u32);
         key

@@ -22,7 +22,10 @@ pub fn watchdog(limit: Duration) -> Watchdog {
             // Not eprintln!: the test harness captures that (also in threads a test spawns),
             // and the capture is lost when the process exits.
             use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "watchdog: test `{name}` still running after {limit:?}: deadlock or lost wake-up");
+            let _ = writeln!(
+                std::io::stderr(),
+                "watchdog: test `{name}` still running after {limit:?}: deadlock or lost wake-up"
+            );
             std::process::exit(101);
         }
     });
