@@ -10,6 +10,44 @@
 //! The lock API follows `parking_lot` (no poisoning, `Condvar::wait(&mut guard)`); under loom a
 //! thin wrapper gives loom's locks the same shape.
 
+/// Records a protocol event when a loom model runs with `RYCOS_LOOM_TRACE=1`; compiled out
+/// otherwise. The events of the current model iteration are kept in memory (a new iteration
+/// starts with `loom_trace!("---- model iteration")`) and printed by [`dump_loom_trace`], so
+/// the interleaving behind a failed model can be read.
+macro_rules! loom_trace {
+    ($($arg:tt)*) => {
+        #[cfg(loom)]
+        {
+            if std::env::var_os("RYCOS_LOOM_TRACE").is_some() {
+                let line = format!("[{:?}] {}", loom::thread::current().id(), format_args!($($arg)*));
+                $crate::loom::record_trace(line);
+            }
+        }
+    };
+}
+
+#[cfg(loom)]
+static TRACE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+#[cfg(loom)]
+pub(crate) fn record_trace(line: String) {
+    let mut trace = TRACE.lock().unwrap_or_else(|e| e.into_inner());
+    if line.ends_with("---- model iteration") {
+        trace.clear();
+    }
+    trace.push(line);
+}
+
+/// Prints the recorded events of the current iteration (for a panic hook in a loom test).
+#[cfg(loom)]
+pub(crate) fn dump_loom_trace() {
+    let trace = TRACE.lock().unwrap_or_else(|e| e.into_inner());
+    for line in trace.iter() {
+        eprintln!("{line}");
+    }
+}
+pub(crate) use loom_trace;
+
 #[cfg(not(loom))]
 pub(crate) use std_impl::*;
 
@@ -85,9 +123,6 @@ mod loom_impl {
             }
             pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
                 MutexGuard(Some(self.0.lock().unwrap()))
-            }
-            pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-                self.0.try_lock().ok().map(|g| MutexGuard(Some(g)))
             }
         }
 

@@ -119,7 +119,9 @@ impl<M> Mailbox<M> {
             return Err(SendError::Full(message));
         }
         inner.queue.push_back(message);
-        Ok(inner.take_receiver())
+        let wake = inner.take_receiver();
+        crate::loom::loom_trace!("mailbox push; wake owner: {}", matches!(wake, Wake::Owner));
+        Ok(wake)
     }
 
     /// Takes the first message that `matches` accepts, or registers the receiver.
@@ -156,6 +158,7 @@ impl<M> Mailbox<M> {
             return Poll::Ready(None);
         }
         *registered = true;
+        crate::loom::loom_trace!("receive registers (own waker: {})", owner.is_waker_of(cx.waker()));
         if owner.is_waker_of(cx.waker()) {
             inner.owner_waiting = true;
         } else {

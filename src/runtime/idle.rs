@@ -13,8 +13,10 @@
 //!   parked worker, since more work may be queued behind what it found.
 //! - A worker about to park first publishes that it is parked, then checks every queue once more
 //!   (done by the worker when it was the last searcher). The notifier publishes work first, then
-//!   reads the parked/searching counts. Both sides use `SeqCst`, so at least one sees the other:
-//!   either the parker finds the work, or the notifier finds the parker.
+//!   reads the parked/searching counts. Each side puts a `SeqCst` fence between its write and
+//!   its read, so at least one sees the other: either the parker finds the work, or the
+//!   notifier finds the parker. (Fences rather than SeqCst accesses alone: loom models SeqCst
+//!   fences exactly but treats SeqCst accesses as AcqRel.)
 
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst, fence};

@@ -48,14 +48,22 @@ impl Parker {
     pub(crate) fn park(&self, deadline: Option<Instant>) {
         let inner = &*self.inner;
         if inner.state.compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst).is_ok() {
+            crate::loom::loom_trace!("park {:p}: was notified", inner);
             return;
         }
         let mut guard = inner.lock.lock();
         if let Err(actual) = inner.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
             debug_assert_eq!(actual, NOTIFIED);
-            inner.state.store(EMPTY, SeqCst);
+            // Consume with a swap, not a store: a failed compare-exchange is only a load and may
+            // have read an older NOTIFIED than the latest `unpark`'s. The swap reads the latest
+            // value, so it synchronizes with that unpark and we see what it published (a worker
+            // otherwise missed the shutdown flag and slept forever; found by the loom model
+            // `wake_from_outside_reaches_a_parked_worker`).
+            let previous = inner.state.swap(EMPTY, SeqCst);
+            debug_assert_eq!(previous, NOTIFIED);
             return;
         }
+        crate::loom::loom_trace!("park {:p}: waiting", inner);
         loop {
             let timed_out = match deadline {
                 None => {
@@ -64,12 +72,15 @@ impl Parker {
                 }
                 Some(deadline) => inner.condvar.wait_until(&mut guard, deadline).timed_out(),
             };
-            if inner.state.compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst).is_ok() {
+            let woken = inner.state.compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst);
+            crate::loom::loom_trace!("park {:p}: woke, state was {woken:?}", inner);
+            if woken.is_ok() {
                 return;
             }
             if timed_out {
-                // Consumes a notification that raced with the timeout, too.
-                inner.state.store(EMPTY, SeqCst);
+                // Also consumes a notification that raced with the timeout (a swap, for the
+                // reason above).
+                inner.state.swap(EMPTY, SeqCst);
                 return;
             }
         }
@@ -79,7 +90,9 @@ impl Parker {
 impl Unparker {
     pub(crate) fn unpark(&self) {
         let inner = &*self.inner;
-        match inner.state.swap(NOTIFIED, SeqCst) {
+        let previous = inner.state.swap(NOTIFIED, SeqCst);
+        crate::loom::loom_trace!("unpark {:p}: state was {previous}", inner);
+        match previous {
             EMPTY | NOTIFIED => {}
             PARKED => {
                 // Taking the lock orders this notify after the parker's wait began.

@@ -41,8 +41,9 @@ pub(crate) struct Shared {
     pub(super) config: Config,
     live: Live,
     shutdown: AtomicBool,
-    /// Held by the parked worker that waits for the next timer (the "driver").
-    pub(super) driver: Mutex<()>,
+    /// Claimed by the parked worker that waits for the next timer (the "driver"); see
+    /// [`Shared::try_claim_driver`].
+    driver_claimed: AtomicBool,
     /// Index of the worker parked as driver, `NO_WORKER` when none.
     pub(super) driver_parked: AtomicUsize,
     /// The tick the driver sleeps until; `u64::MAX` unless the driver is about to sleep.
@@ -72,7 +73,7 @@ impl Shared {
             config,
             live: Live { count: AtomicUsize::new(0), lock: Mutex::new(()), zero: Condvar::new() },
             shutdown: AtomicBool::new(false),
-            driver: Mutex::new(()),
+            driver_claimed: AtomicBool::new(false),
             driver_parked: AtomicUsize::new(NO_WORKER),
             driver_deadline: AtomicU64::new(u64::MAX),
             exited: Mutex::new(0),
@@ -126,6 +127,11 @@ impl Shared {
     }
 
     fn schedule_task(&self, task: Notified, is_yield: bool) {
+        crate::loom::loom_trace!(
+            "schedule {:?} (yield: {is_yield}) on a worker: {}",
+            task.id(),
+            context::is_worker_thread()
+        );
         context::with_worker(|worker| match worker {
             Some(worker) if worker.belongs_to(self) => worker.schedule_local(task, is_yield),
             _ => self.push_remote(task),
@@ -134,6 +140,7 @@ impl Shared {
 
     /// Queues a task scheduled from outside the workers.
     fn push_remote(&self, task: Notified) {
+        crate::loom::loom_trace!("push_remote {:?}", task.id());
         if self.is_shutdown() {
             // Every task is being cancelled through the owner list; the reference is dropped.
             drop(task);
@@ -155,7 +162,9 @@ impl Shared {
 
     /// Wakes one parked worker if the idle protocol says one is needed.
     pub(super) fn notify_parked(&self) {
-        if let Some(index) = self.idle.worker_to_notify() {
+        let chosen = self.idle.worker_to_notify();
+        crate::loom::loom_trace!("notify_parked -> {chosen:?}");
+        if let Some(index) = chosen {
             self.remotes[index].unparker.unpark();
         }
     }
@@ -163,18 +172,32 @@ impl Shared {
     /// Called by the last searcher as it parks: work published meanwhile must not be stranded.
     pub(super) fn notify_if_work_pending(&self) {
         let pending = self.remotes.iter().any(|r| !r.stealer.is_empty()) || !self.inject.is_empty();
+        crate::loom::loom_trace!("last searcher parks; work pending: {pending}");
         if pending {
             self.notify_parked();
         }
+    }
+
+    /// Becomes the driver if nobody is; the driver role is given back when the guard drops.
+    ///
+    /// Only ever tried, never waited for, so a flag claimed with a compare-exchange rather than
+    /// a mutex (also because loom models a thread about to `try_lock` a held mutex as blocked).
+    pub(super) fn try_claim_driver(&self) -> Option<DriverGuard<'_>> {
+        self.driver_claimed
+            .compare_exchange(false, true, Acquire, Relaxed)
+            .is_ok()
+            .then_some(DriverGuard { shared: self })
     }
 
     /// A timer due at `tick` was registered; wake the driver if it sleeps past it.
     ///
     /// Pairs with `Worker::park_as_driver`: it publishes `driver_parked`, then reads the next
     /// timer, then publishes the deadline it will sleep until (`u64::MAX` before that). We
-    /// published the timer before reading both, all `SeqCst`: either the driver saw our timer,
-    /// or we see it parked with a later (or not yet decided) deadline and wake it.
+    /// published the timer before reading both. A SeqCst fence on each side between its write
+    /// and its read makes at least one side see the other: either the driver saw our timer, or
+    /// we see it parked with a later (or not yet decided) deadline and wake it.
     pub(crate) fn timer_registered(&self, tick: u64) {
+        fence(SeqCst); // pairs with the fence in `Worker::park_as_driver`
         let parked = self.driver_parked.load(SeqCst);
         if parked != NO_WORKER && tick < self.driver_deadline.load(SeqCst) {
             self.remotes[parked].unparker.unpark();
@@ -223,6 +246,7 @@ impl Shared {
             return false;
         }
         self.shutdown.store(true, SeqCst);
+        fence(SeqCst); // pairs with the fence in `push_remote`
         for remote in self.remotes.iter() {
             remote.unparker.unpark();
         }
@@ -260,6 +284,17 @@ impl Shared {
         while let Some(task) = self.inject.pop() {
             drop(task);
         }
+    }
+}
+
+/// The driver role, held while a worker parks as the driver.
+pub(super) struct DriverGuard<'a> {
+    shared: &'a Shared,
+}
+
+impl Drop for DriverGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.driver_claimed.store(false, Release);
     }
 }
 

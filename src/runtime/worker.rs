@@ -29,7 +29,10 @@ use super::shared::{NO_WORKER, Shared};
 use super::{Handle, context, park::Parker};
 use crate::coop;
 use crate::loom::sync::Arc;
-use crate::loom::sync::atomic::Ordering::{Relaxed, SeqCst};
+use crate::loom::sync::atomic::{
+    Ordering::{Relaxed, SeqCst},
+    fence,
+};
 use crate::task::Notified;
 use std::cell::Cell;
 
@@ -143,6 +146,12 @@ impl Worker {
     }
 
     fn run_task(&self, task: Notified) {
+        crate::loom::loom_trace!(
+            "worker {} runs {:?} (searching: {})",
+            self.index,
+            task.id(),
+            self.is_searching.get()
+        );
         if self.is_searching.replace(false) && self.shared.idle.transition_worker_from_searching() {
             // The last searcher found work: there may be more, let another worker look.
             self.shared.notify_parked();
@@ -181,6 +190,7 @@ impl Worker {
     fn steal_work(&self) -> Option<Notified> {
         if !self.is_searching.get() {
             if !self.shared.idle.transition_worker_to_searching() {
+                crate::loom::loom_trace!("worker {} may not search", self.index);
                 return None;
             }
             self.is_searching.set(true);
@@ -218,11 +228,16 @@ impl Worker {
 
     fn park(&self) {
         let was_searching = self.is_searching.replace(false);
+        crate::loom::loom_trace!("worker {} parks (was searching: {was_searching})", self.index);
         if self.shared.idle.transition_worker_to_parked(self.index, was_searching) {
+            // Dekker with `Idle::worker_to_notify`: we published "parked" and now read the
+            // queues; a notifier published work and then read "parked". With a SeqCst fence on
+            // both sides at least one sees the other (see idle.rs).
+            fence(SeqCst);
             self.shared.notify_if_work_pending();
         }
         if !self.shared.is_shutdown() {
-            match self.shared.driver.try_lock() {
+            match self.shared.try_claim_driver() {
                 Some(_driver) => self.park_as_driver(),
                 None => self.parker.park(None),
             }
@@ -232,6 +247,7 @@ impl Worker {
             // A notifier woke us and counted us as a searcher.
             self.is_searching.set(true);
         }
+        crate::loom::loom_trace!("worker {} unparked (searching: {})", self.index, self.is_searching.get());
     }
 
     /// Sleeps until notified or until the next timer is due (see `Shared::timer_registered`
@@ -239,6 +255,7 @@ impl Worker {
     fn park_as_driver(&self) {
         let shared = &self.shared;
         shared.driver_parked.store(self.index, SeqCst);
+        fence(SeqCst); // pairs with the fence in `Shared::timer_registered`
         let next = shared.timers.next_due_tick();
         shared.driver_deadline.store(next, SeqCst);
         let deadline = (next != u64::MAX).then(|| shared.timers.instant_of(next));

@@ -18,6 +18,14 @@ use std::time::Duration;
 /// The receiving side of a task's mailbox, handed to the task's code by
 /// [`spawn_task`](crate::spawn_task) (pycos: the generator's `task` argument).
 ///
+/// There is exactly one `Cx` per task, so it cannot be cloned (use [`Cx::me`] to hand out a
+/// [`TaskRef`] instead):
+///
+/// ```compile_fail
+/// fn needs_clone<T: Clone>() {}
+/// needs_clone::<rycos::Cx<u32>>();
+/// ```
+///
 /// ```
 /// let rt = rycos::Runtime::new().unwrap();
 /// rt.block_on(async {

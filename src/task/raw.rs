@@ -212,7 +212,10 @@ impl RawTask {
 
     /// Wakes the task without consuming a reference.
     pub(crate) fn wake_by_ref(self) {
-        if self.header().state.transition_to_notified_by_ref() {
+        crate::loom::loom_trace!("wake_by_ref {:?} state {:?}", self.id(), self.state());
+        let submit = self.header().state.transition_to_notified_by_ref();
+        crate::loom::loom_trace!("wake_by_ref {:?} -> submit {submit}", self.id());
+        if submit {
             self.schedule();
         }
     }

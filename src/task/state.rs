@@ -131,7 +131,10 @@ impl State {
             let (out, next) = f(curr);
             let Some(next) = next else { return out };
             match self.val.compare_exchange_weak(curr.0, next.0, AcqRel, Acquire) {
-                Ok(_) => return out,
+                Ok(_) => {
+                    crate::loom::loom_trace!("  state {curr:?} -> {next:?}");
+                    return out;
+                }
                 Err(actual) => curr = Snapshot(actual),
             }
         }
@@ -190,41 +193,37 @@ impl State {
         prev.ref_count() == count
     }
 
+    /// Like [`transition_to_notified_by_ref`](State::transition_to_notified_by_ref), decided by
+    /// one `fetch_or`; the waker's reference becomes the new `Notified`'s, or is released.
     pub(super) fn transition_to_notified_by_val(&self) -> TransitionToNotifiedByVal {
-        self.fetch_update(|mut s| {
-            if s.is_running() {
-                s.0 |= NOTIFIED;
-                s.ref_dec();
-                debug_assert!(s.ref_count() > 0, "the poller holds a reference");
-                (TransitionToNotifiedByVal::DoNothing, Some(s))
-            } else if s.is_complete() || s.is_notified() {
-                s.ref_dec();
-                if s.ref_count() == 0 {
-                    (TransitionToNotifiedByVal::Dealloc, Some(s))
-                } else {
-                    (TransitionToNotifiedByVal::DoNothing, Some(s))
-                }
-            } else {
-                s.0 |= NOTIFIED;
-                (TransitionToNotifiedByVal::Submit, Some(s))
-            }
-        })
+        let prev = Snapshot(self.val.fetch_or(NOTIFIED, AcqRel));
+        if prev.is_idle() && !prev.is_notified() {
+            TransitionToNotifiedByVal::Submit
+        } else if self.ref_dec() {
+            TransitionToNotifiedByVal::Dealloc
+        } else {
+            TransitionToNotifiedByVal::DoNothing
+        }
     }
 
     /// True if the caller must submit a new `Notified` (a reference was added for it).
+    ///
+    /// One `fetch_or` decides: if it found the task idle and not yet notified, this caller set
+    /// `NOTIFIED` and owns the submission; the reference for the new `Notified` is added right
+    /// after (the caller's own reference keeps the task alive in between, and nothing else can
+    /// run the task before it is submitted). Setting `NOTIFIED` on a running task makes the
+    /// poller resubmit it; on a complete or already notified one it changes nothing that
+    /// matters. Deciding from a single read-modify-write, never from a plain load, means a
+    /// stale read cannot drop the wake-up.
     pub(super) fn transition_to_notified_by_ref(&self) -> bool {
-        self.fetch_update(|mut s| {
-            if s.is_complete() || s.is_notified() {
-                (false, None)
-            } else if s.is_running() {
-                s.0 |= NOTIFIED;
-                (false, Some(s))
-            } else {
-                s.0 |= NOTIFIED;
-                s.ref_inc();
-                (true, Some(s))
-            }
-        })
+        let prev = Snapshot(self.val.fetch_or(NOTIFIED, AcqRel));
+        crate::loom::loom_trace!("  notified_by_ref from {prev:?}");
+        if prev.is_idle() && !prev.is_notified() {
+            self.ref_inc();
+            true
+        } else {
+            false
+        }
     }
 
     /// Requests cancellation from outside; true if the caller must submit a new `Notified`
@@ -319,6 +318,7 @@ impl State {
 
     pub(super) fn ref_inc(&self) {
         let prev = self.val.fetch_add(REF_ONE, Relaxed);
+        crate::loom::loom_trace!("  state ref_inc from {:?}", Snapshot(prev));
         // Wrapping the count would free a live task; abort like `Arc` does.
         if prev > isize::MAX as usize {
             std::process::abort();
@@ -328,6 +328,7 @@ impl State {
     /// Releases one reference; true if it was the last.
     pub(super) fn ref_dec(&self) -> bool {
         let prev = Snapshot(self.val.fetch_sub(REF_ONE, AcqRel));
+        crate::loom::loom_trace!("  state ref_dec from {prev:?}");
         debug_assert!(prev.ref_count() >= 1, "task reference count underflow");
         prev.ref_count() == 1
     }
