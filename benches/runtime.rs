@@ -421,8 +421,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn report(name: &str, unit: &str, rycos: f64, tokio: f64, tokio_ct: Option<f64>) {
     let ct = tokio_ct.map_or("-".to_owned(), |v| format!("{v:.1}"));
-    let ratio = if rycos > 0.0 { tokio / rycos } else { f64::INFINITY };
-    println!("{name:<16} {unit:<11} {rycos:>12.1} {tokio:>12.1} {ct:>12} {ratio:>8.2}");
+    // Below the measurement's resolution a ratio says nothing.
+    let ratio = if rycos >= 0.05 { format!("{:.2}", tokio / rycos) } else { "-".to_owned() };
+    println!("{name:<16} {unit:<11} {rycos:>12.1} {tokio:>12.1} {ct:>12} {ratio:>8}");
 }
 
 fn main() {
@@ -523,6 +524,6 @@ fn main() {
     if wanted("idle_cpu") {
         let r = in_child("idle_cpu", "rycos", opts.workers);
         let t = in_child("idle_cpu", "tokio", opts.workers);
-        report("idle_cpu (5 s)", "% of core", r, t, None);
+        println!("{:<16} {:<11} {r:>12.3} {t:>12.3} {:>12} {:>8}", "idle_cpu (5 s)", "% of core", "-", "-");
     }
 }
