@@ -4,6 +4,10 @@ mod common;
 use common::*;
 use std::time::Duration;
 
+/// The tests here measure the whole process's CPU time, so they must not run at the same time
+/// as each other (the harness runs a binary's tests in parallel).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn process_cpu_time() -> Duration {
     // SAFETY: getrusage only writes the struct we pass.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -17,6 +21,7 @@ fn process_cpu_time() -> Duration {
 
 #[test]
 fn idle_workers_use_no_cpu() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let _w = watchdog(Duration::from_secs(30));
     let rt = rt(4);
     // Let the workers start and park.
@@ -36,6 +41,7 @@ fn idle_workers_use_no_cpu() {
 
 #[test]
 fn one_spawn_into_an_idle_runtime_wakes_at_most_two_workers() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let _w = watchdog(Duration::from_secs(30));
     let rt = rt(4);
     rt.spawn(async {}).join_blocking().unwrap();
