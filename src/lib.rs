@@ -55,6 +55,8 @@
 
 mod coop;
 mod error;
+#[cfg(not(loom))]
+pub mod io;
 pub(crate) mod loom;
 mod mailbox;
 pub mod monitor;

@@ -39,7 +39,7 @@ pub(crate) fn record_trace(line: String) {
 }
 
 /// Prints the recorded events of the current iteration (for a panic hook in a loom test).
-#[cfg(loom)]
+#[cfg(all(loom, test))]
 pub(crate) fn dump_loom_trace() {
     let trace = TRACE.lock().unwrap_or_else(|e| e.into_inner());
     for line in trace.iter() {

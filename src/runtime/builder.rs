@@ -100,7 +100,13 @@ impl Builder {
         let workers = self
             .worker_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-        let locals: Vec<(Local, Parker)> = (0..workers).map(|_| (Local::new(), Parker::new())).collect();
+        #[cfg(not(loom))]
+        let reactor = std::sync::Arc::new(crate::io::reactor::Reactor::new()?);
+        #[cfg(not(loom))]
+        let new_parker = || Parker::with_reactor(reactor.clone());
+        #[cfg(loom)]
+        let new_parker = Parker::new;
+        let locals: Vec<(Local, Parker)> = (0..workers).map(|_| (Local::new(), new_parker())).collect();
         let remotes = locals
             .iter()
             .map(|(local, parker)| {
@@ -117,7 +123,12 @@ impl Builder {
             event_interval: self.event_interval,
             lifo_slot: self.lifo_slot,
         };
-        let shared = Arc::new(Shared::new(remotes, config));
+        let shared = Arc::new(Shared::new(
+            remotes,
+            config,
+            #[cfg(not(loom))]
+            reactor,
+        ));
         let handle = Handle { shared: shared.clone() };
         let mut threads = Vec::with_capacity(workers);
         for (index, (local, parker)) in locals.into_iter().enumerate() {

@@ -2,7 +2,9 @@
 //! in `block_on`.
 //!
 //! The state word makes an `unpark` that comes before the `park` count: the park then returns at
-//! once. A parked thread sleeps on a condition variable and uses no CPU.
+//! once. A parked thread sleeps on a condition variable and uses no CPU — or, for the worker
+//! that is the runtime's driver, in the reactor's poller, which `unpark` wakes with
+//! `Poller::notify`.
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::{Arc, Condvar, Mutex};
@@ -11,11 +13,17 @@ use std::time::Instant;
 const EMPTY: usize = 0;
 const PARKED: usize = 1;
 const NOTIFIED: usize = 2;
+/// Parked in the reactor (the driver), not on the condition variable.
+#[cfg(not(loom))]
+const PARKED_IN_REACTOR: usize = 3;
 
 struct Inner {
     state: AtomicUsize,
     lock: Mutex<()>,
     condvar: Condvar,
+    /// The reactor a worker parks in when it is the driver.
+    #[cfg(not(loom))]
+    reactor: Option<std::sync::Arc<crate::io::reactor::Reactor>>,
 }
 
 /// The sleeping side, owned by one thread.
@@ -36,8 +44,43 @@ impl Parker {
                 state: AtomicUsize::new(EMPTY),
                 lock: Mutex::new(()),
                 condvar: Condvar::new(),
+                #[cfg(not(loom))]
+                reactor: None,
             }),
         }
+    }
+
+    /// A worker's parker, which can also park in the runtime's reactor.
+    #[cfg(not(loom))]
+    pub(crate) fn with_reactor(reactor: std::sync::Arc<crate::io::reactor::Reactor>) -> Parker {
+        Parker {
+            inner: Arc::new(Inner {
+                state: AtomicUsize::new(EMPTY),
+                lock: Mutex::new(()),
+                condvar: Condvar::new(),
+                reactor: Some(reactor),
+            }),
+        }
+    }
+
+    /// Parks in the reactor: waits for I/O events (waking their tasks), until `deadline`, or
+    /// until unparked. Only the driver does this, so one thread at a time.
+    #[cfg(not(loom))]
+    pub(crate) fn park_in_reactor(&self, deadline: Option<Instant>) {
+        let inner = &*self.inner;
+        let reactor = inner.reactor.as_ref().expect("a worker parker has the reactor");
+        if inner.state.compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst).is_ok() {
+            return;
+        }
+        if inner.state.compare_exchange(EMPTY, PARKED_IN_REACTOR, SeqCst, SeqCst).is_err() {
+            // Notified meanwhile; consume it with a read-modify-write (see `park`).
+            inner.state.swap(EMPTY, SeqCst);
+            return;
+        }
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        reactor.poll(timeout);
+        // Back to EMPTY, consuming a notification that came while we waited.
+        inner.state.swap(EMPTY, SeqCst);
     }
 
     pub(crate) fn unparker(&self) -> Unparker {
@@ -98,6 +141,11 @@ impl Unparker {
                 // Taking the lock orders this notify after the parker's wait began.
                 drop(inner.lock.lock());
                 inner.condvar.notify_one();
+            }
+            #[cfg(not(loom))]
+            PARKED_IN_REACTOR => {
+                // The poller's notification is sticky: it also ends a wait that starts later.
+                inner.reactor.as_ref().expect("parked in a reactor").notify();
             }
             _ => unreachable!("invalid park state"),
         }

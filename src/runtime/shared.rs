@@ -38,6 +38,9 @@ pub(crate) struct Shared {
     pub(super) idle: Idle,
     pub(super) owned: OwnedTasks,
     pub(crate) timers: Timers,
+    /// I/O readiness for this runtime's sockets.
+    #[cfg(not(loom))]
+    pub(crate) reactor: std::sync::Arc<crate::io::reactor::Reactor>,
     pub(super) config: Config,
     live: Live,
     shutdown: AtomicBool,
@@ -62,7 +65,11 @@ struct Live {
 }
 
 impl Shared {
-    pub(super) fn new(remotes: Box<[CachePadded<Remote>]>, config: Config) -> Shared {
+    pub(super) fn new(
+        remotes: Box<[CachePadded<Remote>]>,
+        config: Config,
+        #[cfg(not(loom))] reactor: std::sync::Arc<crate::io::reactor::Reactor>,
+    ) -> Shared {
         let workers = remotes.len();
         Shared {
             remotes,
@@ -70,6 +77,8 @@ impl Shared {
             idle: Idle::new(workers),
             owned: OwnedTasks::new(workers),
             timers: Timers::new(),
+            #[cfg(not(loom))]
+            reactor,
             config,
             live: Live { count: AtomicUsize::new(0), lock: Mutex::new(()), zero: Condvar::new() },
             shutdown: AtomicBool::new(false),
@@ -183,10 +192,12 @@ impl Shared {
     /// Only ever tried, never waited for, so a flag claimed with a compare-exchange rather than
     /// a mutex (also because loom models a thread about to `try_lock` a held mutex as blocked).
     pub(super) fn try_claim_driver(&self) -> Option<DriverGuard<'_>> {
+        // `then`, not `then_some`: a guard built eagerly would be dropped on failure and
+        // release a claim held by another worker.
         self.driver_claimed
             .compare_exchange(false, true, Acquire, Relaxed)
             .is_ok()
-            .then_some(DriverGuard { shared: self })
+            .then(|| DriverGuard { shared: self })
     }
 
     /// A timer due at `tick` was registered; wake the driver if it sleeps past it.

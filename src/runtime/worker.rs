@@ -14,9 +14,9 @@
 //! 4. a batch from the global queue.
 //!
 //! With nothing local: due timers are fired, then the worker steals half of another worker's
-//! queue (see `idle.rs` for who may search), and finally parks. The first worker to park holds
-//! the timer driver: it sleeps only until the next timer is due. Everyone else sleeps until
-//! notified.
+//! queue (see `idle.rs` for who may search), and finally parks. The first worker to park becomes
+//! the driver: it waits in the reactor for I/O events, only until the next timer is due, and is
+//! woken with `Poller::notify`. Everyone else sleeps on a condition variable until notified.
 //!
 //! Fairness guarantee at the time of writing: a task that is queued runs after at most
 //! `MAX_LIFO_POLLS` LIFO polls per queued task ahead of it, and a task in the global queue after
@@ -164,7 +164,17 @@ impl Worker {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick.is_multiple_of(self.shared.config.event_interval) {
-            self.shared.timers.fire_due();
+            self.maintenance();
+        }
+    }
+
+    /// Between polls: fire due timers and, unless another worker is parked in the reactor,
+    /// collect I/O events without blocking, so a busy runtime does not starve its sockets.
+    fn maintenance(&self) {
+        self.shared.timers.fire_due();
+        #[cfg(not(loom))]
+        if let Some(_driver) = self.shared.try_claim_driver() {
+            self.shared.reactor.poll(Some(std::time::Duration::ZERO));
         }
     }
 
@@ -259,6 +269,10 @@ impl Worker {
         let next = shared.timers.next_due_tick();
         shared.driver_deadline.store(next, SeqCst);
         let deadline = (next != u64::MAX).then(|| shared.timers.instant_of(next));
+        #[cfg(not(loom))]
+        self.parker.park_in_reactor(deadline);
+        // loom cannot model the poller: there the driver sleeps on its condition variable.
+        #[cfg(loom)]
         if deadline.is_none_or(|d| d > std::time::Instant::now()) {
             self.parker.park(deadline);
         }
