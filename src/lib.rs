@@ -60,9 +60,13 @@ pub mod io;
 pub(crate) mod loom;
 mod mailbox;
 pub mod monitor;
+#[cfg(not(loom))]
+pub mod net;
 pub mod runtime;
 pub mod task;
 pub mod time;
+#[cfg(not(loom))]
+pub mod tls;
 
 pub use error::{DeliverError, RecvError, SendError, SpawnError, TryRecvError};
 pub use monitor::{Exit, ExitReason};

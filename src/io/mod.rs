@@ -20,7 +20,6 @@
 pub(crate) mod reactor;
 
 use crate::runtime::Handle;
-use futures_io::{AsyncRead, AsyncWrite};
 use reactor::{Direction, Reactor, Source};
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
@@ -29,7 +28,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-pub use futures_io::{AsyncBufRead, AsyncRead as AsyncReadTrait, AsyncWrite as AsyncWriteTrait};
+pub use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
+pub use futures_lite::io::BufReader;
 
 /// A non-blocking I/O object registered with the runtime's reactor.
 ///
@@ -111,6 +111,35 @@ impl<T: AsFd> Async<T> {
     /// True once [`close`](Async::close) was called.
     pub fn is_closed(&self) -> bool {
         self.source.is_closed()
+    }
+
+    /// Like `poll_with`, for writes to stream sockets: a short write (fewer bytes taken than
+    /// offered) means the send buffer is full, so the direction is marked not ready and the
+    /// next write waits for an event instead of making a system call that would only say
+    /// `WouldBlock`. The kernel signals the space it frees later (or the error that ends the
+    /// connection), so no event is missed.
+    ///
+    /// Reads get no such shortcut: the poller reports a peer's end-of-stream like data, and after
+    /// a short read that consumed the last bytes before it, no further event would come.
+    pub(crate) fn poll_stream_write(
+        &self,
+        cx: &mut Context<'_>,
+        wanted: usize,
+        op: &mut impl FnMut(&T) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        ready!(crate::coop::poll_proceed(cx));
+        loop {
+            let tick = ready!(self.source.poll_ready_tick(Direction::Write, cx))?;
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Ok(n) if n > 0 && n < wanted => {
+                    self.source.clear_ready(Direction::Write, tick);
+                    return Poll::Ready(Ok(n));
+                }
+                result => return Poll::Ready(result),
+            }
+            ready!(self.source.poll_after_would_block(Direction::Write, tick, cx))?;
+        }
     }
 
     pub(crate) fn poll_with<R>(

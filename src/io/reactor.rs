@@ -194,6 +194,36 @@ impl Source {
         Poll::Pending
     }
 
+    /// The tick of `direction` if it may be ready; otherwise registers for the next event and
+    /// returns `Pending` (saving a system call that would only say `WouldBlock`).
+    pub(crate) fn poll_ready_tick(
+        &self,
+        direction: Direction,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<u64>> {
+        let mut state = self.state.lock();
+        if state.closed {
+            return Poll::Ready(Err(closed_error()));
+        }
+        let readiness = &mut state.directions[direction as usize];
+        if readiness.ready {
+            return Poll::Ready(Ok(readiness.tick));
+        }
+        readiness.register(cx);
+        Poll::Pending
+    }
+
+    /// An operation that read `tick` learned the direction is exhausted without being told
+    /// `WouldBlock` (a short read or write on a stream): not ready until the next event, unless
+    /// one arrived meanwhile.
+    pub(crate) fn clear_ready(&self, direction: Direction, tick: u64) {
+        let mut state = self.state.lock();
+        let readiness = &mut state.directions[direction as usize];
+        if readiness.tick == tick {
+            readiness.ready = false;
+        }
+    }
+
     /// Ready if the direction may be ready (an event arrived since an operation last would
     /// block); otherwise waits for the next event.
     pub(crate) fn poll_ready(&self, direction: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -1,0 +1,149 @@
+//! C10K: a rycos echo server and 10,000 concurrent connections driving it, with live progress
+//! and the round trips per second and latency percentiles at the end.
+//!
+//! ```text
+//! cargo run --release --example c10k                      # 10,000 connections, 10 s
+//! cargo run --release --example c10k -- --connections 20000 --secs 5
+//! ```
+//!
+//! The server runs in a child process (this program, started with `--serve`), so the server
+//! and the load generator each have their own file-descriptor limit and their own runtime. Both
+//! raise their soft limit on open files to the hard limit.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(about = "10,000 concurrent connections against a rycos echo server")]
+struct Args {
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 10_000)]
+    connections: usize,
+    /// Seconds to measure.
+    #[arg(long, default_value_t = 10.0)]
+    secs: f64,
+    /// Bytes per message.
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// Run as the echo server (used internally: the program starts itself with this).
+    #[arg(long, hide = true)]
+    serve: bool,
+}
+
+/// Descriptors a process needs beyond its connections (runtime, stdio, slack).
+const SPARE_FDS: u64 = 64;
+
+fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    if args.serve {
+        return serve(args.connections);
+    }
+    let limit = support::fdlimit::raise_to_hard_limit(args.connections as u64 + SPARE_FDS);
+    let connections =
+        usize::try_from(limit.saturating_sub(SPARE_FDS)).unwrap_or(usize::MAX).min(args.connections);
+    if connections < args.connections {
+        eprintln!("running with {connections} connections instead of {}", args.connections);
+    }
+
+    let mut server = Command::new(std::env::current_exe()?)
+        .args(["--serve", "--connections", &connections.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().expect("piped")).read_line(&mut line)?;
+    let addr =
+        line.trim().parse().map_err(|e| std::io::Error::other(format!("server said {line:?}: {e}")))?;
+    println!(
+        "rycos echo server at {addr} (child process {}); {connections} connections, {} s",
+        server.id(),
+        args.secs
+    );
+
+    let progress = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let bar = spawn_progress(progress.clone(), done.clone(), args.secs);
+    let rt = rycos::Runtime::new()?;
+    let config = support::loadgen::Config {
+        addr,
+        connections,
+        size: args.size,
+        duration: Duration::from_secs_f64(args.secs),
+    };
+    let report = rt.block_on(support::loadgen::run(&config, progress));
+    done.store(true, Ordering::Relaxed);
+    let _ = bar.join();
+
+    drop(server.stdin.take()); // the server exits when its stdin closes
+    let _ = server.wait();
+
+    println!(
+        "{} connections, {}-byte messages, {:.1} s: {:.0} round trips/s",
+        report.connections, report.size, report.secs, report.round_trips_per_sec
+    );
+    println!(
+        "latency p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms; errors: {}",
+        report.p50_us as f64 / 1e3,
+        report.p99_us as f64 / 1e3,
+        report.p999_us as f64 / 1e3,
+        report.max_us as f64 / 1e3,
+        report.errors
+    );
+    if report.errors > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// The server side: echo on 127.0.0.1 (port chosen by the system), print the address, and exit
+/// when stdin closes.
+fn serve(connections: usize) -> std::io::Result<()> {
+    support::fdlimit::raise_to_hard_limit(connections as u64 + SPARE_FDS);
+    let rt = rycos::Runtime::new()?;
+    let listener =
+        rt.block_on(async { rycos::net::TcpListener::bind_with_backlog("127.0.0.1:0", 16_384) })?;
+    println!("{}", listener.local_addr()?);
+    std::io::stdout().flush()?;
+    rt.spawn(support::echo::serve(listener));
+    // Parent gone or done: stdin reaches end of file.
+    let _ = std::io::stdin().lines().count();
+    Ok(())
+}
+
+/// Shows round trips and the current rate while the load runs.
+fn spawn_progress(progress: Arc<AtomicU64>, done: Arc<AtomicBool>, secs: f64) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let bar = ProgressBar::new((secs * 10.0) as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{bar:40}] {msg}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        // The clock starts with the first echo: before that, connections are being set up.
+        let mut measuring_since = None;
+        let (mut last, mut last_at) = (0u64, Instant::now());
+        while !done.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+            let now_count = progress.load(Ordering::Relaxed);
+            let rate = (now_count - last) as f64 / last_at.elapsed().as_secs_f64();
+            (last, last_at) = (now_count, Instant::now());
+            match measuring_since {
+                None if now_count > 0 => measuring_since = Some(Instant::now()),
+                None => bar.set_message("connecting"),
+                Some(since) => {
+                    bar.set_position((since.elapsed().as_secs_f64() * 10.0) as u64);
+                    bar.set_message(format!("{now_count} round trips, {rate:.0}/s"));
+                }
+            }
+        }
+        bar.finish_and_clear();
+    })
+}

@@ -1,0 +1,152 @@
+//! The echo load generator: `connections` connections, each sending a `size`-byte message and
+//! waiting for the whole echo, over and over, for `duration`. Only complete echoes whose bytes
+//! match are counted. Runs on rycos, whichever server it measures.
+
+use hdrhistogram::Histogram;
+use rycos::net::TcpStream;
+use rycos::{Cx, TaskRef};
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub connections: usize,
+    pub size: usize,
+    pub duration: Duration,
+}
+
+/// What happened, in the JSON the load generator prints.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub connections: usize,
+    pub size: usize,
+    pub secs: f64,
+    /// Complete, byte-checked echoes.
+    pub round_trips: u64,
+    pub round_trips_per_sec: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    pub max_us: u64,
+    /// Connections that failed to connect, and echoes that failed or came back wrong.
+    pub errors: u64,
+}
+
+enum Control {
+    Go(Instant),
+}
+
+/// A connection task reports whether it connected.
+enum Up {
+    Connected,
+    Failed,
+}
+
+/// Runs the load on the current runtime; `progress` is bumped once per completed echo.
+pub async fn run(config: &Config, progress: Arc<AtomicU64>) -> Report {
+    let config = config.clone();
+    let (_, report) = rycos::spawn_task_joinable(move |cx: Cx<Up>| coordinate(cx, config, progress));
+    report.await.expect("the load generator does not panic")
+}
+
+/// Starts the connections, waits until all are up, lets them run, and collects the latencies.
+async fn coordinate(cx: Cx<Up>, config: Config, progress: Arc<AtomicU64>) -> Report {
+    let coordinator = cx.me();
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut workers: Vec<(TaskRef<Control>, rycos::JoinHandle<Vec<u32>>)> =
+        Vec::with_capacity(config.connections);
+    for i in 0..config.connections {
+        let (up, addr, size) = (coordinator.clone(), config.addr, config.size);
+        let (progress, errors) = (progress.clone(), errors.clone());
+        let payload: Vec<u8> = (0..size).map(|b| (b as u8).wrapping_mul(31).wrapping_add(i as u8)).collect();
+        workers.push(rycos::spawn_task_joinable(move |cx: Cx<Control>| async move {
+            let conn = match connect(addr).await {
+                Ok(conn) => {
+                    let _ = up.send(Up::Connected);
+                    conn
+                }
+                Err(_) => {
+                    let _ = up.send(Up::Failed);
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    return Vec::new();
+                }
+            };
+            drop(up);
+            let Some(Control::Go(deadline)) = cx.receive().await else { return Vec::new() };
+            let mut latencies = Vec::new();
+            let mut echo = vec![0u8; payload.len()];
+            while Instant::now() < deadline {
+                let start = Instant::now();
+                let ok = conn.write_all(&payload).await.is_ok() && conn.read_exact(&mut echo).await.is_ok();
+                if !ok || echo != payload {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                latencies.push(u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX));
+                progress.fetch_add(1, Ordering::Relaxed);
+            }
+            latencies
+        }));
+    }
+    drop(coordinator);
+    // Start measuring when every connection is up (or failed).
+    let mut settled = 0;
+    while settled < config.connections {
+        match cx.receive().await {
+            Some(_) => settled += 1,
+            None => break,
+        }
+    }
+    let start = Instant::now();
+    let deadline = start + config.duration;
+    for (task, _) in &workers {
+        let _ = task.send(Control::Go(deadline));
+    }
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    let mut round_trips = 0u64;
+    for (task, join) in workers {
+        drop(task);
+        for latency in join.await.unwrap_or_default() {
+            histogram.saturating_record(u64::from(latency));
+            round_trips += 1;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64().max(config.duration.as_secs_f64());
+    Report {
+        connections: config.connections,
+        size: config.size,
+        secs,
+        round_trips,
+        round_trips_per_sec: round_trips as f64 / config.duration.as_secs_f64(),
+        p50_us: histogram.value_at_quantile(0.50),
+        p99_us: histogram.value_at_quantile(0.99),
+        p999_us: histogram.value_at_quantile(0.999),
+        max_us: histogram.max(),
+        errors: errors.load(Ordering::Relaxed),
+    }
+}
+
+/// Connects, retrying a few times (a burst of thousands of connects can overflow the
+/// server's backlog for a moment).
+async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let mut attempt = 0;
+    loop {
+        match TcpStream::connect_timeout(addr, Duration::from_secs(10)).await {
+            Ok(conn) => {
+                conn.set_nodelay(true)?;
+                return Ok(conn);
+            }
+            Err(e) if attempt < 5 => {
+                attempt += 1;
+                let _ = e;
+                rycos::time::sleep(Duration::from_millis(20 << attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Code the networking examples and the echo benchmark share (included with `#[path]`).
+#![allow(dead_code)]
+
+pub mod echo;
+pub mod fdlimit;
+pub mod loadgen;
