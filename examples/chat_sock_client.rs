@@ -1,0 +1,46 @@
+//! pycos `chat_sock_client.py`: sends the lines typed on stdin to `chat_sock_server` and prints
+//! what the others say. Reading stdin blocks, so it happens on a plain thread that hands each
+//! line to a task (the blocking-pool issue brings a pool for that).
+//!
+//! ```text
+//! cargo run --release --example chat_sock_client -- 127.0.0.1:8020
+//! ```
+
+use futures::io::AsyncBufReadExt;
+use rycos::net::TcpStream;
+use std::io::{self, BufRead};
+
+#[allow(dead_code)]
+fn main() -> io::Result<()> {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8020".into());
+    rycos::block_on(async {
+        let conn = TcpStream::connect(&addr).await?;
+        let printer = conn.clone();
+        rycos::spawn(async move {
+            let mut lines = rycos::io::BufReader::new(printer);
+            let mut line = String::new();
+            while matches!(lines.read_line(&mut line).await, Ok(n) if n > 0) {
+                print!("{line}");
+                line.clear();
+            }
+            println!("* the server closed the connection");
+            std::process::exit(0);
+        });
+        let sender = rycos::spawn_task(move |cx: rycos::Cx<String>| async move {
+            while let Some(line) = cx.receive().await {
+                conn.write_all(line.as_bytes()).await?;
+            }
+            io::Result::Ok(())
+        });
+        std::thread::spawn(move || {
+            for line in io::stdin().lock().lines().map_while(Result::ok) {
+                if sender.send(format!("{line}\n")).is_err() {
+                    break;
+                }
+            }
+        })
+        .join()
+        .expect("stdin reader");
+        Ok(())
+    })
+}
