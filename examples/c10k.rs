@@ -77,6 +77,7 @@ fn main() -> std::io::Result<()> {
         connections,
         size: args.size,
         duration: Duration::from_secs_f64(args.secs),
+        tls: None,
     };
     let report = rt.block_on(support::loadgen::run(&config, progress));
     done.store(true, Ordering::Relaxed);

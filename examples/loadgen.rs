@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example loadgen -- --addr 127.0.0.1:7000 --connections 1000 --size 64 --secs 10
+//! cargo run --release --example loadgen -- --addr 127.0.0.1:7443 --tls-ca ca.pem
 //! ```
 
 #[path = "support/mod.rs"]
@@ -30,6 +31,10 @@ struct Args {
     /// Worker threads of the load generator (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
+    /// Speak TLS, trusting the CA certificates in this PEM file (the server must present a
+    /// certificate for `localhost`).
+    #[arg(long)]
+    tls_ca: Option<std::path::PathBuf>,
 }
 
 fn main() -> std::io::Result<()> {
@@ -40,11 +45,16 @@ fn main() -> std::io::Result<()> {
         builder = builder.worker_threads(n);
     }
     let rt = builder.build()?;
+    let tls = match &args.tls_ca {
+        Some(ca) => Some(rycos::tls::TlsConnector::builder().root_certificates(ca)?.build()?),
+        None => None,
+    };
     let config = support::loadgen::Config {
         addr: args.addr,
         connections: args.connections,
         size: args.size,
         duration: Duration::from_secs_f64(args.secs),
+        tls,
     };
     let report = rt.block_on(support::loadgen::run(&config, Arc::new(AtomicU64::new(0))));
     println!("{}", serde_json::to_string(&report).expect("a report serializes"));

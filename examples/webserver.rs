@@ -30,7 +30,10 @@ pub async fn serve_connection(conn: TcpStream) -> io::Result<usize> {
                 }
                 Ok(httparse::Status::Partial) => break,
                 Err(e) => {
-                    conn.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await?;
+                    conn.write_all(
+                        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    )
+                    .await?;
                     return Err(io::Error::new(io::ErrorKind::InvalidData, e));
                 }
             }

@@ -1,23 +1,25 @@
 //! The networking examples, run as tests.
+// Each example is a standalone binary that includes the shared support code it needs, so gathering
+// several of them here loads `support/certs.rs` twice (once through `tls_echo`).
+#![allow(clippy::duplicate_mod)]
 mod common;
 use common::*;
 use std::time::Duration;
 
-#[path = "../examples/sock_server.rs"]
-mod sock_server;
-#[path = "../examples/sock_client.rs"]
-mod sock_client;
 #[path = "../examples/chat_sock_server.rs"]
 mod chat_sock_server;
+#[path = "../examples/sock_client.rs"]
+mod sock_client;
+#[path = "../examples/sock_server.rs"]
+mod sock_server;
+#[path = "../examples/support/mod.rs"]
+mod support;
+#[path = "../examples/tls_echo.rs"]
+mod tls_echo;
 #[path = "../examples/udp.rs"]
 mod udp;
 #[path = "../examples/webserver.rs"]
 mod webserver;
-#[path = "../examples/tls_echo.rs"]
-mod tls_echo;
-#[allow(dead_code)]
-#[path = "../examples/support/mod.rs"]
-mod support;
 
 use rycos::net::{TcpListener, TcpStream};
 
@@ -107,7 +109,13 @@ fn load_generator_against_the_echo_server() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         rycos::spawn(support::echo::serve(listener));
-        let config = support::loadgen::Config { addr, connections: 50, size: 64, duration: Duration::from_millis(300) };
+        let config = support::loadgen::Config {
+            addr,
+            connections: 50,
+            size: 64,
+            duration: Duration::from_millis(300),
+            tls: None,
+        };
         support::loadgen::run(&config, std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0))).await
     });
     assert_eq!(report.errors, 0);

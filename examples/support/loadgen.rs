@@ -2,8 +2,10 @@
 //! waiting for the whole echo, over and over, for `duration`. Only complete echoes whose bytes
 //! match are counted. Runs on rycos, whichever server it measures.
 
+use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use hdrhistogram::Histogram;
 use rycos::net::TcpStream;
+use rycos::tls::TlsConnector;
 use rycos::{Cx, TaskRef};
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -18,6 +20,8 @@ pub struct Config {
     pub connections: usize,
     pub size: usize,
     pub duration: Duration,
+    /// Speak TLS (to a server for `localhost`) with this connector.
+    pub tls: Option<TlsConnector>,
 }
 
 /// What happened, in the JSON the load generator prints.
@@ -64,8 +68,9 @@ async fn coordinate(cx: Cx<Up>, config: Config, progress: Arc<AtomicU64>) -> Rep
         let (up, addr, size) = (coordinator.clone(), config.addr, config.size);
         let (progress, errors) = (progress.clone(), errors.clone());
         let payload: Vec<u8> = (0..size).map(|b| (b as u8).wrapping_mul(31).wrapping_add(i as u8)).collect();
+        let tls = config.tls.clone();
         workers.push(rycos::spawn_task_joinable(move |cx: Cx<Control>| async move {
-            let conn = match connect(addr).await {
+            let conn = match connect(addr, tls.as_ref()).await {
                 Ok(conn) => {
                     let _ = up.send(Up::Connected);
                     conn
@@ -78,19 +83,10 @@ async fn coordinate(cx: Cx<Up>, config: Config, progress: Arc<AtomicU64>) -> Rep
             };
             drop(up);
             let Some(Control::Go(deadline)) = cx.receive().await else { return Vec::new() };
-            let mut latencies = Vec::new();
-            let mut echo = vec![0u8; payload.len()];
-            while Instant::now() < deadline {
-                let start = Instant::now();
-                let ok = conn.write_all(&payload).await.is_ok() && conn.read_exact(&mut echo).await.is_ok();
-                if !ok || echo != payload {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                    break;
-                }
-                latencies.push(u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX));
-                progress.fetch_add(1, Ordering::Relaxed);
+            match conn {
+                Conn::Plain(mut tcp) => echo_loop(&mut tcp, &payload, deadline, &progress, &errors).await,
+                Conn::Tls(mut tls) => echo_loop(&mut *tls, &payload, deadline, &progress, &errors).await,
             }
-            latencies
         }));
     }
     drop(coordinator);
@@ -131,19 +127,61 @@ async fn coordinate(cx: Cx<Up>, config: Config, progress: Arc<AtomicU64>) -> Rep
     }
 }
 
-/// Connects, retrying a few times (a burst of thousands of connects can overflow the
-/// server's backlog for a moment).
-async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<rycos::tls::TlsStream>),
+}
+
+/// Sends the payload and waits for its echo until the deadline; returns the latencies (µs).
+async fn echo_loop<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut S,
+    payload: &[u8],
+    deadline: Instant,
+    progress: &AtomicU64,
+    errors: &AtomicU64,
+) -> Vec<u32> {
+    let mut latencies = Vec::new();
+    let mut echo = vec![0u8; payload.len()];
+    while Instant::now() < deadline {
+        let start = Instant::now();
+        let ok = async {
+            conn.write_all(payload).await?;
+            conn.flush().await?;
+            conn.read_exact(&mut echo).await
+        }
+        .await
+        .is_ok();
+        if !ok || echo != payload {
+            errors.fetch_add(1, Ordering::Relaxed);
+            break;
+        }
+        latencies.push(u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX));
+        progress.fetch_add(1, Ordering::Relaxed);
+    }
+    latencies
+}
+
+/// Connects (and shakes hands), retrying a few times: a burst of thousands of connects can
+/// overflow the server's backlog for a moment.
+async fn connect(addr: SocketAddr, tls: Option<&TlsConnector>) -> std::io::Result<Conn> {
     let mut attempt = 0;
     loop {
-        match TcpStream::connect_timeout(addr, Duration::from_secs(10)).await {
-            Ok(conn) => {
-                conn.set_nodelay(true)?;
-                return Ok(conn);
+        let connected = async {
+            let tcp = TcpStream::connect_timeout(addr, Duration::from_secs(10)).await?;
+            tcp.set_nodelay(true)?;
+            match tls {
+                None => Ok(Conn::Plain(tcp)),
+                Some(connector) => {
+                    let handshake = connector.connect("localhost", tcp);
+                    Ok(Conn::Tls(Box::new(rycos::time::timeout(Duration::from_secs(10), handshake).await??)))
+                }
             }
-            Err(e) if attempt < 5 => {
+        }
+        .await;
+        match connected {
+            Ok(conn) => return Ok(conn),
+            Err(_) if attempt < 5 => {
                 attempt += 1;
-                let _ = e;
                 rycos::time::sleep(Duration::from_millis(20 << attempt)).await;
             }
             Err(e) => return Err(e),

@@ -1,0 +1,281 @@
+//! Echo servers on rycos and on tokio (plain TCP and TLS) under the same load.
+//!
+//! ```text
+//! cargo bench --bench echo                                   # 5 runs × 10 s, C = 1,000 and 10,000, plain and TLS
+//! cargo bench --bench echo -- --runs 3 --secs 5 --connections 1000 --plain
+//! ```
+//!
+//! Each server runs in its own child process (this program with `--serve`), with 2 worker
+//! threads, and is started fresh for every measurement. The load generator
+//! (`examples/support/loadgen.rs`, on rycos) runs in this process against whichever server is up:
+//! C connections each send a 64-byte message and wait for the whole echo, for the duration;
+//! only complete, byte-checked echoes count. Runs alternate between the two servers, and the
+//! figures are medians. The ratio is rycos's round trips per second over tokio's.
+
+#[path = "../examples/support/mod.rs"]
+mod support;
+
+use clap::Parser;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+#[derive(Parser)]
+struct Args {
+    /// Runs per server and configuration.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Seconds per run.
+    #[arg(long, default_value_t = 10.0)]
+    secs: f64,
+    /// Connection counts, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    connections: Vec<usize>,
+    /// Message size in bytes.
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// Plain TCP only.
+    #[arg(long)]
+    plain: bool,
+    /// TLS only.
+    #[arg(long)]
+    tls: bool,
+    /// Serve (internal): "rycos" or "tokio".
+    #[arg(long, hide = true)]
+    serve: Option<String>,
+    /// Directory of the PEM files for TLS serving (internal).
+    #[arg(long, hide = true)]
+    pki: Option<PathBuf>,
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+const WORKERS: usize = 2;
+
+fn main() {
+    let args = Args::parse();
+    if let Some(flavor) = &args.serve {
+        support::fdlimit::raise_to_hard_limit(20_000);
+        serve(flavor, args.pki.as_deref());
+        return;
+    }
+    support::fdlimit::raise_to_hard_limit(*args.connections.iter().max().unwrap_or(&1000) as u64 + 100);
+    let pki_dir = std::env::temp_dir().join(format!("rycos-echo-bench-{}", std::process::id()));
+    let pki = support::certs::generate(&pki_dir);
+    let modes: Vec<bool> = match (args.plain, args.tls) {
+        (true, false) => vec![false],
+        (false, true) => vec![true],
+        _ => vec![false, true],
+    };
+    println!(
+        "echo: rycos vs tokio servers ({WORKERS} workers each, own process), rycos load generator, {}-byte messages, {} s × {} runs, medians",
+        args.size, args.secs, args.runs
+    );
+    println!(
+        "{:<14} {:>10} {:>10} {:>7}   {:>21} {:>21}",
+        "workload", "rycos rt/s", "tokio rt/s", "ratio", "rycos p50/p99/p999 ms", "tokio p50/p99/p999 ms"
+    );
+    for tls in modes {
+        for &connections in &args.connections {
+            let mut results: [Vec<support::loadgen::Report>; 2] = [Vec::new(), Vec::new()];
+            for run in 0..args.runs {
+                // Alternate which server goes first.
+                let order = if run % 2 == 0 { [0, 1] } else { [1, 0] };
+                for which in order {
+                    let flavor = ["rycos", "tokio"][which];
+                    results[which].push(measure(flavor, tls, connections, &args, &pki_dir, &pki));
+                }
+            }
+            let [r, t] = results.map(|reports| median_report(&reports));
+            let name = format!("{} C={connections}", if tls { "tls" } else { "plain" });
+            let ms = |us: u64| us as f64 / 1e3;
+            println!(
+                "{name:<14} {:>10.0} {:>10.0} {:>7.2}   {:>21} {:>21}",
+                r.round_trips_per_sec,
+                t.round_trips_per_sec,
+                r.round_trips_per_sec / t.round_trips_per_sec,
+                format!("{:.1}/{:.1}/{:.1}", ms(r.p50_us), ms(r.p99_us), ms(r.p999_us)),
+                format!("{:.1}/{:.1}/{:.1}", ms(t.p50_us), ms(t.p99_us), ms(t.p999_us)),
+            );
+            let errors: u64 = r.errors + t.errors;
+            if errors > 0 {
+                println!("  ({errors} errors in the median runs)");
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&pki_dir);
+}
+
+fn median_report(reports: &[support::loadgen::Report]) -> support::loadgen::Report {
+    let mut sorted = reports.to_vec();
+    sorted.sort_by(|a, b| a.round_trips_per_sec.total_cmp(&b.round_trips_per_sec));
+    let mut median = sorted[sorted.len() / 2].clone();
+    let pick = |f: fn(&support::loadgen::Report) -> u64| {
+        let mut v: Vec<u64> = reports.iter().map(f).collect();
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    median.p50_us = pick(|r| r.p50_us);
+    median.p99_us = pick(|r| r.p99_us);
+    median.p999_us = pick(|r| r.p999_us);
+    median
+}
+
+/// Starts a server, drives it, stops it.
+fn measure(
+    flavor: &str,
+    tls: bool,
+    connections: usize,
+    args: &Args,
+    pki_dir: &Path,
+    pki: &support::certs::Pki,
+) -> support::loadgen::Report {
+    let exe = std::env::current_exe().expect("own path");
+    let mut command = Command::new(exe);
+    command.args(["--serve", flavor]);
+    if tls {
+        command.arg("--pki").arg(pki_dir);
+    }
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("start the server");
+    let addr = read_addr(&mut child);
+    let connector = tls.then(|| {
+        rycos::tls::TlsConnector::builder()
+            .root_certificates(&pki.ca)
+            .expect("CA")
+            .build()
+            .expect("connector")
+    });
+    let rt = rycos::Runtime::new().expect("runtime");
+    let config = support::loadgen::Config {
+        addr,
+        connections,
+        size: args.size,
+        duration: Duration::from_secs_f64(args.secs),
+        tls: connector,
+    };
+    let report = rt.block_on(support::loadgen::run(&config, Arc::new(AtomicU64::new(0))));
+    drop(rt);
+    drop(child.stdin.take());
+    let _ = child.kill();
+    let _ = child.wait();
+    report
+}
+
+fn read_addr(child: &mut Child) -> std::net::SocketAddr {
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().expect("piped")).read_line(&mut line).expect("server address");
+    line.trim().parse().expect("an address")
+}
+
+/// A listening socket with a large backlog, for both servers.
+fn listener() -> std::net::TcpListener {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket.set_reuse_address(true).expect("SO_REUSEADDR");
+    socket.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().expect("addr").into()).expect("bind");
+    socket.listen(16_384).expect("listen");
+    socket.set_nonblocking(true).expect("non-blocking");
+    socket.into()
+}
+
+fn announce(listener: &std::net::TcpListener) {
+    println!("{}", listener.local_addr().expect("address"));
+    std::io::stdout().flush().expect("flush");
+    // Exit when the parent closes our stdin.
+    std::thread::spawn(|| {
+        let _ = std::io::stdin().lines().count();
+        std::process::exit(0);
+    });
+}
+
+fn rustls_server_config(pki: &Path) -> Arc<rustls::ServerConfig> {
+    let chain = rycos::tls::load_certificates(pki.join("server-chain.pem")).expect("chain");
+    let key = rycos::tls::load_private_key(pki.join("server-key.pem")).expect("key");
+    let config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .expect("certificate");
+    Arc::new(config)
+}
+
+fn serve(flavor: &str, pki: Option<&Path>) {
+    let std_listener = listener();
+    announce(&std_listener);
+    match flavor {
+        "rycos" => serve_rycos(std_listener, pki),
+        "tokio" => serve_tokio(std_listener, pki),
+        other => panic!("unknown server {other}"),
+    }
+}
+
+fn serve_rycos(std_listener: std::net::TcpListener, pki: Option<&Path>) {
+    let rt = rycos::Runtime::builder().worker_threads(WORKERS).build().expect("runtime");
+    let acceptor = pki.map(|dir| rycos::tls::TlsAcceptor::from_config(rustls_server_config(dir)));
+    rt.block_on(async move {
+        let listener = rycos::net::TcpListener::from_std(std_listener).expect("listener");
+        match acceptor {
+            None => support::echo::serve(listener).await,
+            Some(acceptor) => loop {
+                let Ok((tcp, _)) = listener.accept().await else { continue };
+                let acceptor = acceptor.clone();
+                rycos::spawn(async move {
+                    tcp.set_nodelay(true)?;
+                    let mut tls = acceptor.accept(tcp).await?;
+                    let mut buf = vec![0u8; 16 * 1024];
+                    loop {
+                        let n = tls.read(&mut buf).await?;
+                        if n == 0 {
+                            return std::io::Result::Ok(());
+                        }
+                        tls.write_all(&buf[..n]).await?;
+                    }
+                });
+            },
+        }
+    });
+}
+
+fn serve_tokio(std_listener: std::net::TcpListener, pki: Option<&Path>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let acceptor = pki.map(|dir| tokio_rustls::TlsAcceptor::from(rustls_server_config(dir)));
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
+        loop {
+            let Ok((mut tcp, _)) = listener.accept().await else { continue };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                tcp.set_nodelay(true)?;
+                let mut buf = vec![0u8; 16 * 1024];
+                match acceptor {
+                    None => loop {
+                        let n = tcp.read(&mut buf).await?;
+                        if n == 0 {
+                            return std::io::Result::Ok(());
+                        }
+                        tcp.write_all(&buf[..n]).await?;
+                    },
+                    Some(acceptor) => {
+                        let mut tls = acceptor.accept(tcp).await?;
+                        loop {
+                            let n = tls.read(&mut buf).await?;
+                            if n == 0 {
+                                return Ok(());
+                            }
+                            tls.write_all(&buf[..n]).await?;
+                        }
+                    }
+                }
+            });
+        }
+    });
+}
