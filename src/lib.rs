@@ -63,6 +63,7 @@ pub mod monitor;
 #[cfg(not(loom))]
 pub mod net;
 pub mod runtime;
+pub mod sync;
 pub mod task;
 pub mod time;
 #[cfg(not(loom))]

@@ -87,6 +87,10 @@ mod std_impl {
         pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
             f(self.0.get())
         }
+
+        pub(crate) fn into_inner(self) -> T {
+            self.0.into_inner()
+        }
     }
 
     /// Declares a thread-local; the initialiser must be a constant expression.
