@@ -53,6 +53,7 @@
 )]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod channel;
 mod coop;
 mod error;
 #[cfg(not(loom))]
@@ -62,6 +63,7 @@ mod mailbox;
 pub mod monitor;
 #[cfg(not(loom))]
 pub mod net;
+mod registry;
 pub mod runtime;
 pub mod sync;
 pub mod task;

@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     #[cfg(not(loom))]
     pub(crate) reactor: std::sync::Arc<crate::io::reactor::Reactor>,
     pub(super) config: Config,
+    /// Channel names (and, later, task names) of this runtime.
+    pub(crate) registry: std::sync::Arc<crate::registry::Registry>,
     live: Live,
     shutdown: AtomicBool,
     /// Claimed by the parked worker that waits for the next timer (the "driver"); see
@@ -80,6 +82,7 @@ impl Shared {
             #[cfg(not(loom))]
             reactor,
             config,
+            registry: Default::default(),
             live: Live { count: AtomicUsize::new(0), lock: Mutex::new(()), zero: Condvar::new() },
             shutdown: AtomicBool::new(false),
             driver_claimed: AtomicBool::new(false),

@@ -1,0 +1,221 @@
+//! Channels: names, transforms, hierarchies and cycle refusal, deliver(n), order under
+//! concurrent senders.
+mod common;
+use common::*;
+
+use rycos::channel::{Channel, ChannelError, PublishError};
+use rycos::{Cx, JoinHandle, TaskRef};
+use std::time::Duration;
+
+/// A task that collects `n` messages (or stops after 5 s of silence).
+fn collector<M: Send + 'static>(n: usize) -> (TaskRef<M>, JoinHandle<Vec<M>>) {
+    rycos::spawn_task_joinable(move |cx: Cx<M>| async move {
+        let mut got = Vec::new();
+        while got.len() < n {
+            match cx.receive_timeout(Duration::from_secs(5)).await {
+                Ok(m) => got.push(m),
+                Err(_) => break,
+            }
+        }
+        got
+    })
+}
+
+#[test]
+fn names_are_unique_and_locatable() {
+    let rt = rt(1);
+    rt.block_on(async {
+        let a = Channel::<u32>::new("names-a").unwrap();
+        assert_eq!(Channel::<u32>::new("names-a").unwrap_err(), ChannelError::NameTaken("names-a".into()));
+        assert_eq!(Channel::<u32>::locate("names-a").unwrap().name(), "names-a");
+        assert_eq!(
+            Channel::<String>::locate("names-a").unwrap_err(),
+            ChannelError::WrongType("names-a".into())
+        );
+        assert_eq!(Channel::<u32>::locate("nobody").unwrap_err(), ChannelError::NotFound("nobody".into()));
+        a.close();
+        assert!(matches!(Channel::<u32>::locate("names-a"), Err(ChannelError::NotFound(_))));
+        let b = Channel::<u32>::new("names-a").expect("close freed the name");
+        drop(b);
+        assert!(Channel::<u32>::new("names-a").is_ok(), "dropping the last handle frees the name");
+    });
+    // Names are per runtime.
+    let other = common::rt(1);
+    let _kept = rt.block_on(async { Channel::<u8>::new("per-runtime").unwrap() });
+    other.block_on(async { assert!(Channel::<u8>::new("per-runtime").is_ok()) });
+}
+
+#[test]
+fn a_message_without_subscribers_comes_back() {
+    let rt = rt(1);
+    rt.block_on(async {
+        let lonely = Channel::new("lonely").unwrap();
+        match lonely.send(String::from("hello?")) {
+            Err(PublishError::NoSubscribers(m)) => assert_eq!(m, "hello?"),
+            other => panic!("{other:?}"),
+        }
+        lonely.close();
+        assert!(matches!(lonely.send("late".into()), Err(PublishError::Closed(_))));
+        let (task, _) = collector::<String>(1);
+        assert_eq!(lonely.subscribe(&task), Err(ChannelError::Closed));
+    });
+}
+
+#[test]
+fn transforms_change_or_drop_messages() {
+    let _w = watchdog(Duration::from_secs(10));
+    let rt = rt(2);
+    rt.block_on(async {
+        let evens =
+            Channel::builder("evens").transform(|n: &u32| (n % 2 == 0).then_some(n * 10)).build().unwrap();
+        let (task, got) = collector::<u32>(3);
+        evens.subscribe(&task).unwrap();
+        evens.subscribe(&task).unwrap(); // twice: still one subscription
+        let counts: Vec<usize> = (0..6).map(|n| evens.send(n).unwrap()).collect();
+        assert_eq!(counts, [1, 0, 1, 0, 1, 0]);
+        assert_eq!(got.await.unwrap(), [0, 20, 40]);
+    });
+}
+
+#[test]
+fn hierarchies_sum_deliveries_and_refuse_cycles() {
+    let _w = watchdog(Duration::from_secs(10));
+    let rt = rt(2);
+    rt.block_on(async {
+        let top = Channel::<u64>::new("top").unwrap();
+        let mid = Channel::<u64>::builder("mid").transform(|n| Some(n + 1)).build().unwrap();
+        let leaf = Channel::<u64>::new("leaf").unwrap();
+        top.subscribe(&mid).unwrap();
+        mid.subscribe(&leaf).unwrap();
+        let (t1, g1) = collector::<u64>(1);
+        let (t2, g2) = collector::<u64>(1);
+        let (t3, g3) = collector::<u64>(1);
+        top.subscribe(&t1).unwrap();
+        mid.subscribe(&t2).unwrap();
+        leaf.subscribe(&t3).unwrap();
+
+        assert_eq!(leaf.subscribe(&top), Err(ChannelError::Cycle));
+        assert_eq!(mid.subscribe(&top), Err(ChannelError::Cycle));
+        assert_eq!(top.subscribe(&top), Err(ChannelError::Cycle));
+
+        assert_eq!(top.send(1).unwrap(), 3, "one task at each level");
+        assert_eq!(g1.await.unwrap(), [1]);
+        assert_eq!(g2.await.unwrap(), [2], "mid's transform ran");
+        assert_eq!(g3.await.unwrap(), [2], "leaf got mid's transformed message");
+
+        // The three tasks have ended: their subscriptions go at the next send.
+        assert!(matches!(top.send(5), Ok(0)));
+        assert_eq!(top.subscribers(), 1, "only `mid` is left");
+        assert!(top.unsubscribe(&mid));
+        assert!(!top.unsubscribe(&mid));
+        assert!(leaf.subscribe(&top).is_ok(), "no cycle once the link is gone");
+    });
+}
+
+#[derive(Debug, PartialEq)]
+enum Inbox {
+    Price(f64),
+    Other,
+}
+
+impl From<f64> for Inbox {
+    fn from(p: f64) -> Self {
+        Inbox::Price(p)
+    }
+}
+
+#[test]
+fn tasks_with_a_wider_mailbox_type_can_subscribe() {
+    let rt = rt(1);
+    rt.block_on(async {
+        let prices = Channel::<f64>::new("prices").unwrap();
+        let (task, got) = collector::<Inbox>(2);
+        prices.subscribe(&task).unwrap();
+        task.send(Inbox::Other).unwrap();
+        prices.send(9.5).unwrap();
+        assert_eq!(got.await.unwrap(), [Inbox::Other, Inbox::Price(9.5)]);
+    });
+}
+
+#[test]
+fn deliver_waits_for_enough_subscribers() {
+    let _w = watchdog(Duration::from_secs(10));
+    let rt = rt(2);
+    rt.block_on(async {
+        let chan = Channel::<&'static str>::new("deliver").unwrap();
+        match chan.deliver("early", 1, Duration::from_millis(20)).await {
+            Err(PublishError::Timeout(m)) => assert_eq!(m, "early"),
+            other => panic!("{other:?}"),
+        }
+        let waiting = {
+            let chan = chan.clone();
+            rycos::spawn(async move { chan.deliver("go", 3, Duration::from_secs(5)).await.unwrap() })
+        };
+        let mut collected = Vec::new();
+        for _ in 0..3 {
+            let (task, got) = collector::<&'static str>(1);
+            chan.subscribe(&task).unwrap();
+            collected.push(got);
+        }
+        assert_eq!(waiting.await.unwrap(), 3);
+        for got in collected {
+            assert_eq!(got.await.unwrap(), ["go"]);
+        }
+        let closing = {
+            let chan = chan.clone();
+            rycos::spawn(async move { chan.deliver("never", 10, Duration::from_secs(5)).await })
+        };
+        rycos::yield_now().await;
+        chan.close();
+        assert!(matches!(
+            closing.await.unwrap(),
+            Err(PublishError::Closed("never")) | Err(PublishError::Timeout(_))
+        ));
+    });
+}
+
+#[test]
+fn every_subscriber_sees_one_order_under_concurrent_senders() {
+    let _w = watchdog(Duration::from_secs(30));
+    each_flavor(|rt| {
+        rt.block_on(async {
+            const SENDERS: u32 = 4;
+            const EACH: u32 = 2000;
+            let chan = Channel::<(u32, u32)>::new("ordered").unwrap();
+            let subscribers: Vec<_> =
+                (0..3).map(|_| collector::<(u32, u32)>((SENDERS * EACH) as usize)).collect();
+            for (task, _) in &subscribers {
+                chan.subscribe(task).unwrap();
+            }
+            let senders: Vec<_> = (0..SENDERS)
+                .map(|s| {
+                    let chan = chan.clone();
+                    rycos::spawn(async move {
+                        for i in 0..EACH {
+                            assert_eq!(chan.send((s, i)).unwrap(), 3);
+                            if i % 64 == 0 {
+                                rycos::yield_now().await;
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for s in senders {
+                s.await.unwrap();
+            }
+            let mut seen = Vec::new();
+            for (_, got) in subscribers {
+                seen.push(got.await.unwrap());
+            }
+            for order in &seen {
+                assert_eq!(order.len(), (SENDERS * EACH) as usize);
+                let mut next = [0u32; SENDERS as usize];
+                for &(s, i) in order {
+                    assert_eq!(i, next[s as usize], "per-sender order");
+                    next[s as usize] += 1;
+                }
+            }
+            assert!(seen.windows(2).all(|w| w[0] == w[1]), "all subscribers saw the same interleaving");
+        });
+    });
+}
