@@ -66,8 +66,10 @@ fn transforms_change_or_drop_messages() {
     let _w = watchdog(Duration::from_secs(10));
     let rt = rt(2);
     rt.block_on(async {
-        let evens =
-            Channel::builder("evens").transform(|n: &u32| (n % 2 == 0).then_some(n * 10)).build().unwrap();
+        let evens = Channel::builder("evens")
+            .transform(|n: &u32| n.is_multiple_of(2).then_some(n * 10))
+            .build()
+            .unwrap();
         let (task, got) = collector::<u32>(3);
         evens.subscribe(&task).unwrap();
         evens.subscribe(&task).unwrap(); // twice: still one subscription
