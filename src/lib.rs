@@ -74,7 +74,7 @@ pub mod tls;
 pub use error::{DeliverError, RecvError, SendError, SpawnError, TryRecvError};
 pub use monitor::{Exit, ExitReason};
 pub use runtime::{Handle, Runtime};
-pub use task::{AnyTaskRef, Cx, JoinError, JoinHandle, TaskId, TaskRef, current, yield_now};
+pub use task::{AnyTaskRef, Cx, JoinError, JoinHandle, Received, TaskId, TaskRef, current, yield_now};
 
 use std::future::Future;
 

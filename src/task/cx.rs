@@ -2,6 +2,7 @@
 
 use super::TaskId;
 use super::extras;
+use super::hot_swap::{self, AtWait, SwapRequest};
 use super::raw::RawTask;
 use super::task_ref::{AnyTaskRef, TaskRef};
 use crate::error::{RecvError, TryRecvError};
@@ -159,6 +160,19 @@ impl<M: Send + 'static> Cx<M> {
         }
     }
 
+    /// Allows (`true`) or forbids (`false`) hot swapping this task's code at its mailbox waits
+    /// (pycos `hot_swappable`). A swap replaces the code at the next `receive` once allowed;
+    /// the new code starts with swapping forbidden and opts in itself.
+    pub fn hot_swappable(&self, swappable: bool) {
+        hot_swap::set_swappable(self.raw, swappable);
+    }
+
+    /// Like [`receive`](Cx::receive), but a hot swap request the code has not seen yet is
+    /// returned as [`Received::SwapRequested`], so the code can accept or decline it.
+    pub fn receive_or_swap(&self) -> ReceiveOrSwap<'_, M> {
+        ReceiveOrSwap { receive: self.receive() }
+    }
+
     /// Makes `Runtime::join` ignore (`true`) or wait for (`false`) this task.
     pub fn set_daemon(&self, daemon: bool) {
         self.raw.set_daemon(daemon);
@@ -252,6 +266,9 @@ impl<M: Send + 'static, P: Filter<M>> Future for Receive<'_, M, P> {
         std::task::ready!(crate::coop::poll_proceed(cx));
         let this = self.get_mut();
         let task = this.cx;
+        if let AtWait::SwapNow = hot_swap::at_wait(task.raw, false) {
+            return swap_now(task.raw, cx);
+        }
         let registered = &mut this.registered;
         this.matches.with(|matches| task.mailbox().poll_receive(cx, task.raw, registered, matches))
     }
@@ -269,5 +286,45 @@ impl<M, P> Drop for Receive<'_, M, P> {
 impl<M, P> fmt::Debug for Receive<'_, M, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receive").field("task", &self.cx.raw.id()).finish()
+    }
+}
+
+/// A mailbox wait that is a swap point: stay pending without taking a message; the task body
+/// swaps the code right after this poll. (If this wait is polled from elsewhere than the task's
+/// own poll, the task is woken so its body gets to run.)
+fn swap_now<T>(raw: RawTask, cx: &Context<'_>) -> Poll<T> {
+    if !raw.is_waker_of(cx.waker()) {
+        raw.wake_by_ref();
+    }
+    Poll::Pending
+}
+
+/// What [`Cx::receive_or_swap`] got.
+#[derive(Debug)]
+pub enum Received<M> {
+    /// The next message.
+    Message(M),
+    /// Someone asked to hot swap this task's code: accept or decline.
+    SwapRequested(SwapRequest),
+    /// No message can arrive any more (as when `receive` returns `None`).
+    Closed,
+}
+
+/// Future of [`Cx::receive_or_swap`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct ReceiveOrSwap<'a, M> {
+    receive: Receive<'a, M>,
+}
+
+impl<M: Send + 'static> Future for ReceiveOrSwap<'_, M> {
+    type Output = Received<M>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Received<M>> {
+        let raw = self.receive.cx.raw;
+        if let AtWait::Tell = hot_swap::at_wait(raw, true) {
+            return Poll::Ready(Received::SwapRequested(SwapRequest::new(raw)));
+        }
+        Pin::new(&mut self.receive).poll(cx).map(|m| m.map_or(Received::Closed, Received::Message))
     }
 }

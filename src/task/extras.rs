@@ -4,6 +4,7 @@
 use super::raw::RawTask;
 use super::state::{Outcome, Snapshot};
 use crate::loom::sync::Mutex;
+use crate::loom::sync::atomic::AtomicBool;
 use crate::monitor::{Exit, ExitReason};
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -15,16 +16,21 @@ pub(crate) type ExitHook = Box<dyn FnOnce(&Exit) + Send>;
 
 pub(crate) struct Extras {
     name: OnceLock<Arc<str>>,
-    inner: Mutex<Inner>,
+    pub(super) inner: Mutex<Inner>,
+    /// A hot swap request is waiting in `inner` (checked by every mailbox wait without locking).
+    pub(super) swap_pending: AtomicBool,
+    /// A mailbox wait decided to swap now; the task body takes the request after the poll.
+    pub(super) swap_now: AtomicBool,
 }
 
-struct Inner {
+pub(super) struct Inner {
     /// Set (under the lock) by the completing thread once it has taken the hooks.
-    exited: bool,
+    pub(super) exited: bool,
     panic_message: Option<String>,
     next_hook: u64,
     hooks: Vec<(u64, ExitHook)>,
     suspend: Suspend,
+    pub(super) hot_swap: super::hot_swap::Slot,
 }
 
 /// The wake-up channel of `Cx::suspend` / `resume`, separate from the mailbox.
@@ -45,7 +51,10 @@ impl Default for Extras {
                 next_hook: 0,
                 hooks: Vec::new(),
                 suspend: Suspend::default(),
+                hot_swap: Default::default(),
             }),
+            swap_pending: AtomicBool::new(false),
+            swap_now: AtomicBool::new(false),
         }
     }
 }
@@ -79,6 +88,7 @@ impl Extras {
         let (hooks, message) = {
             let mut inner = self.inner.lock();
             inner.exited = true;
+            super::hot_swap::fail_pending(&mut inner.hot_swap);
             (std::mem::take(&mut inner.hooks), inner.panic_message.clone())
         };
         if hooks.is_empty() {

@@ -9,6 +9,7 @@ mod current;
 mod cx;
 pub(crate) mod extras;
 mod harness;
+mod hot_swap;
 mod id;
 mod join;
 pub(crate) mod raw;
@@ -20,7 +21,8 @@ mod yield_now;
 mod loom_task;
 
 pub use builder::Builder;
-pub use cx::{Cx, Filter, NoFilter, Receive, Resumed};
+pub use cx::{Cx, Filter, NoFilter, Receive, ReceiveOrSwap, Received, Resumed};
+pub use hot_swap::{HotSwap, HotSwapError, SwapRequest};
 pub use id::TaskId;
 pub use join::{JoinError, JoinHandle};
 pub use task_ref::{AnyTaskRef, TaskRef};
@@ -87,16 +89,17 @@ impl MailboxSlot for () {
 }
 
 pin_project! {
-    /// A mailbox task before and after its first poll: the closure runs on a worker, in the
-    /// task, like the body of a pycos generator function.
+    /// A mailbox task before its first poll, while running, and after a hot swap: the closure
+    /// runs on a worker, in the task, like the body of a pycos generator function.
     #[project = ActorBodyProj]
-    pub(crate) enum ActorBody<F, Fut, M> {
+    pub(crate) enum ActorBody<F, Fut: Future, M> {
         Start { start: Option<F>, _message: std::marker::PhantomData<fn(M) -> M> },
         Running { #[pin] future: Fut },
+        Swapped { future: Pin<Box<dyn Future<Output = Fut::Output> + Send>> },
     }
 }
 
-impl<F, Fut, M> ActorBody<F, Fut, M> {
+impl<F, Fut: Future, M> ActorBody<F, Fut, M> {
     pub(crate) fn new(start: F) -> Self {
         ActorBody::Start { start: Some(start), _message: std::marker::PhantomData }
     }
@@ -114,18 +117,45 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>, me: RawTask) -> Poll<Fut::Output> {
         if let ActorBodyProj::Start { start, .. } = self.as_mut().project() {
             let start = start.take().expect("actor body started twice");
-            me.ref_inc();
-            // SAFETY: ActorBody<_, _, M> is only spawned with a Mailbox<M>; the reference for
-            // the Cx was added above.
-            let cx_m = unsafe { Cx::from_raw(me) };
-            let future = start(cx_m);
+            // SAFETY: ActorBody<_, _, M> is only spawned with a Mailbox<M>.
+            let future = start(unsafe { new_cx(me) });
             self.set(ActorBody::Running { future });
         }
-        match self.project() {
-            ActorBodyProj::Running { future } => future.poll(cx),
-            ActorBodyProj::Start { .. } => unreachable!("started above"),
+        loop {
+            let polled = match self.as_mut().project() {
+                ActorBodyProj::Running { future } => future.poll(cx),
+                ActorBodyProj::Swapped { future } => future.as_mut().poll(cx),
+                ActorBodyProj::Start { .. } => unreachable!("started above"),
+            };
+            if polled.is_ready() {
+                return polled;
+            }
+            // A mailbox wait may have decided to hot swap (see `hot_swap`).
+            let fits = |code: &(dyn std::any::Any + Send)| code.is::<hot_swap::SwapCode<M, Fut::Output>>();
+            let code = match hot_swap::take_ready(me, fits) {
+                hot_swap::Taken::Nothing => return Poll::Pending,
+                hot_swap::Taken::Refused => continue,
+                hot_swap::Taken::Code(code) => code,
+            };
+            let code = code.downcast::<hot_swap::SwapCode<M, Fut::Output>>().expect("checked by take_ready");
+            // The old code goes first, with its Cx and its pending receive; the queued messages
+            // stay in the mailbox for the new code.
+            self.set(ActorBody::Start { start: None, _message: std::marker::PhantomData });
+            // SAFETY: as above.
+            let future = (*code)(unsafe { new_cx(me) });
+            self.set(ActorBody::Swapped { future });
         }
     }
+}
+
+/// The `Cx` handed to a mailbox task's code (a task reference is added for it).
+///
+/// # Safety
+/// `me` must have a `Mailbox<M>`.
+unsafe fn new_cx<M: Send + 'static>(me: RawTask) -> Cx<M> {
+    me.ref_inc();
+    // SAFETY: the caller guarantees the mailbox type; the reference was added above.
+    unsafe { Cx::from_raw(me) }
 }
 
 /// The references and flags a new task starts with.

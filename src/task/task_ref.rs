@@ -1,6 +1,7 @@
 //! Handles to tasks: [`TaskRef<M>`] sends to a task's mailbox; [`AnyTaskRef`] is the untyped
 //! part (id, name, liveness, terminate, resume, monitor target) that every task has.
 
+use super::hot_swap::{self, HotSwap, HotSwapError, SwapCode};
 use super::raw::RawTask;
 use super::{TaskId, extras};
 use crate::error::{DeliverError, SendError};
@@ -197,6 +198,40 @@ impl<M: Send + 'static> TaskRef<M> {
                 Poll::Pending
             })
             .await
+        }
+    }
+
+    /// Asks to replace the task's code with `code` (pycos `hot_swap`). The swap happens at the
+    /// task's next mailbox wait once its code allows it ([`Cx::hot_swappable`], or accepting a
+    /// [`Received::SwapRequested`]); the mailbox with its queued messages, the task id and the
+    /// name stay. `code` must return the same type as the running code.
+    ///
+    /// Await the returned [`HotSwap`] for the outcome; dropping it withdraws the request.
+    ///
+    /// [`Cx::hot_swappable`]: super::Cx::hot_swappable
+    /// [`Received::SwapRequested`]: super::Received::SwapRequested
+    pub fn hot_swap<F, Fut>(&self, code: F) -> HotSwap
+    where
+        F: FnOnce(super::Cx<M>) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let code: SwapCode<M, Fut::Output> = Box::new(move |cx| Box::pin(code(cx)));
+        hot_swap::request(self.raw, Box::new(code))
+    }
+
+    /// Like [`hot_swap`](TaskRef::hot_swap), withdrawing the request if the task has not taken
+    /// it within `limit` ([`HotSwapError::TimedOut`]).
+    pub async fn hot_swap_timeout<F, Fut>(&self, code: F, limit: Duration) -> Result<(), HotSwapError>
+    where
+        F: FnOnce(super::Cx<M>) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let mut request = self.hot_swap(code);
+        match crate::time::timeout(limit, &mut request).await {
+            Ok(outcome) => outcome,
+            Err(_) => request.timed_out(),
         }
     }
 
