@@ -1,0 +1,76 @@
+//! The examples of synchronisation, channels and hot swap, run as tests.
+mod common;
+use common::*;
+use std::time::Duration;
+
+#[path = "../examples/channel.rs"]
+mod channel;
+#[path = "../examples/chat_chan_client.rs"]
+mod chat_chan_client;
+#[path = "../examples/chat_chan_server.rs"]
+mod chat_chan_server;
+#[path = "../examples/condition.rs"]
+mod condition;
+#[path = "../examples/hotswap.rs"]
+mod hotswap;
+
+#[test]
+fn channel_example() {
+    let _w = watchdog(Duration::from_secs(30));
+    let results = channel::run(100);
+    assert_eq!(results[0], (100, 5050));
+    assert_eq!(results[1], (100, 5050));
+    assert_eq!(results[2], (50, 2550), "the evens sub-channel dropped the odd numbers");
+}
+
+#[test]
+fn condition_example() {
+    let _w = watchdog(Duration::from_secs(30));
+    let results = condition::run(3, 2000, 4, 5);
+    let count: u64 = results.iter().map(|r| r.0).sum();
+    let sum: u64 = results.iter().map(|r| r.1).sum();
+    assert_eq!(count, 6000);
+    assert_eq!(sum, (0..6000).sum::<u64>());
+}
+
+#[test]
+fn hotswap_example() {
+    let _w = watchdog(Duration::from_secs(60));
+    let answers = hotswap::run(4, 5000);
+    let by_version = hotswap::verify(&answers, 5000).unwrap();
+    assert_eq!(by_version.iter().sum::<usize>(), 20_000);
+    assert!(by_version[1] > 0, "version 1 answered before the first swap");
+    assert!(by_version[3] > 0, "version 3 answered after the last swap");
+}
+
+#[test]
+fn chat_over_a_channel() {
+    use futures::io::AsyncBufReadExt;
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    rt.block_on(async {
+        let listener = rycos::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let room = rycos::channel::Channel::new("test-room").unwrap();
+        rycos::spawn(chat_chan_server::serve(listener, room.clone()));
+        let (alice_says, alice) = chat_chan_client::connect(addr, "alice").await.unwrap();
+        let mut alice_hears = rycos::io::BufReader::new(alice);
+        // Wait until alice's writer is subscribed before bob joins, so she hears him join.
+        while room.subscribers() < 1 {
+            rycos::yield_now().await;
+        }
+        let (bob_says, bob) = chat_chan_client::connect(addr, "bob").await.unwrap();
+        let mut bob_hears = rycos::io::BufReader::new(bob);
+        let mut line = String::new();
+        alice_hears.read_line(&mut line).await.unwrap();
+        assert_eq!(line, "* bob joined\n");
+        alice_says.send("hi bob".into()).unwrap();
+        line.clear();
+        bob_hears.read_line(&mut line).await.unwrap();
+        assert_eq!(line, "alice: hi bob\n");
+        bob_says.send("hi alice".into()).unwrap();
+        line.clear();
+        alice_hears.read_line(&mut line).await.unwrap();
+        assert_eq!(line, "bob: hi alice\n", "alice does not hear her own line");
+    });
+}
