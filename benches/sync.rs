@@ -77,7 +77,8 @@ async fn rycos_broadcast() {
         done.push(handle);
     }
     for m in 0..MESSAGES {
-        assert_eq!(channel.send(m).unwrap(), SUBSCRIBERS);
+        let reached = channel.send(m).unwrap();
+        assert_eq!(reached, SUBSCRIBERS, "message {m}");
     }
     for h in done {
         assert_eq!(h.await.unwrap(), MESSAGES * (MESSAGES - 1) / 2);
@@ -226,15 +227,27 @@ fn main() {
     };
     type Run = fn(&Runtimes) -> Duration;
     let workloads: [(&str, &str, f64, Run, Run); 4] = [
-        ("broadcast", "deliveries/s", (SUBSCRIBERS as u64 * MESSAGES) as f64, |r| r.rycos(rycos_broadcast()), |r| {
-            r.tokio(tokio_broadcast())
-        }),
-        ("lock_handoff", "locks/s", (TASKS * ROUNDS) as f64, |r| r.rycos(rycos_lock_handoff()), |r| {
-            r.tokio(tokio_lock_handoff())
-        }),
-        ("semaphore", "acquires/s", (TASKS * ROUNDS) as f64, |r| r.rycos(rycos_semaphore()), |r| {
-            r.tokio(tokio_semaphore())
-        }),
+        (
+            "broadcast",
+            "deliveries/s",
+            (SUBSCRIBERS as u64 * MESSAGES) as f64,
+            |r| r.rycos(rycos_broadcast()),
+            |r| r.tokio(tokio_broadcast()),
+        ),
+        (
+            "lock_handoff",
+            "locks/s",
+            (TASKS * ROUNDS) as f64,
+            |r| r.rycos(rycos_lock_handoff()),
+            |r| r.tokio(tokio_lock_handoff()),
+        ),
+        (
+            "semaphore",
+            "acquires/s",
+            (TASKS * ROUNDS) as f64,
+            |r| r.rycos(rycos_semaphore()),
+            |r| r.tokio(tokio_semaphore()),
+        ),
         (
             "semaphore_uncontended",
             "acquires/s",

@@ -16,10 +16,16 @@
 //! - When the task ends, the mailbox is closed before the task is marked complete: later sends
 //!   get their message back, queued messages are dropped, waiting deliveries fail.
 //! - Capacity limits user messages only; exit notices ("control" messages) are always accepted.
+//! - Channel subscriptions are *sources*: a channel does not push into the mailbox; the mailbox
+//!   pulls new messages from each source's log into its queue whenever it is read (see
+//!   `channel::log`). A receive about to wait marks every source as waiting, then looks once
+//!   more (both sides fence SeqCst: the channel appends, then checks the mark), so a message
+//!   appended meanwhile is either seen now or wakes the task. A direct send pulls the sources
+//!   before it appends, so the queue holds messages in order of arrival, whatever their kind.
 
 use crate::error::{SendError, TryRecvError};
 use crate::loom::sync::Mutex;
-use crate::loom::sync::atomic::Ordering;
+use crate::loom::sync::atomic::{Ordering, fence};
 use crate::task::RawTask;
 use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
@@ -36,17 +42,39 @@ struct Inner<M> {
     /// The task itself waits in a receive and is woken by a state transition.
     owner_waiting: bool,
     /// Rare state, boxed to keep idle tasks small.
-    slow: Option<Box<Slow>>,
+    slow: Option<Box<Slow<M>>>,
 }
 
-#[derive(Default)]
-struct Slow {
+/// A stream of messages the mailbox pulls from (a channel subscription).
+pub(crate) trait Source<M>: Send {
+    /// Appends up to `max` messages to `queue`; returns how many.
+    fn pull_into(&mut self, queue: &mut VecDeque<M>, max: usize) -> usize;
+    /// True once the source will never yield again (unsubscribed, channel closed).
+    fn is_finished(&self) -> bool;
+    /// Marks (or unmarks) the receiver as waiting for this source.
+    fn set_waiting(&self, waiting: bool);
+}
+
+struct Slow<M> {
+    /// Channel subscriptions, pulled from on every read.
+    sources: Vec<Box<dyn Source<M>>>,
+    /// The source a plain receive pulls from first (they take turns).
+    next_source: usize,
     /// A receive polled with some other waker than the task's own.
     receiver: Option<Waker>,
     /// Deliveries waiting for room in a full bounded mailbox, oldest first.
     senders: VecDeque<(u64, Waker)>,
     next_ticket: u64,
 }
+
+impl<M> Default for Slow<M> {
+    fn default() -> Self {
+        Slow { sources: Vec::new(), next_source: 0, receiver: None, senders: VecDeque::new(), next_ticket: 0 }
+    }
+}
+
+/// How many channel messages a plain receive moves into the queue at a time.
+const BATCH: usize = 16;
 
 /// Who a sender must wake once it has released the lock.
 #[must_use]
@@ -67,6 +95,58 @@ impl Wake {
 }
 
 impl<M> Inner<M> {
+    /// Moves what the sources have into the queue; returns the sources that have finished
+    /// (to be dropped outside the lock).
+    fn pull(&mut self) -> Vec<Box<dyn Source<M>>> {
+        let Some(slow) = self.slow.as_mut() else { return Vec::new() };
+        if slow.sources.is_empty() {
+            return Vec::new();
+        }
+        for source in &mut slow.sources {
+            source.pull_into(&mut self.queue, usize::MAX);
+        }
+        if slow.sources.iter().any(|s| s.is_finished()) {
+            let (finished, live) =
+                std::mem::take(&mut slow.sources).into_iter().partition(|s| s.is_finished());
+            slow.sources = live;
+            return finished;
+        }
+        Vec::new()
+    }
+
+    /// The next message for a plain receive. With nothing queued, a batch of channel messages
+    /// is moved into the queue first. (A direct send also pulls the sources before it appends,
+    /// so queued messages are in order of arrival whatever their kind.)
+    fn take_next(&mut self) -> Option<M> {
+        if self.queue.is_empty() {
+            let slow = self.slow.as_mut().filter(|s| !s.sources.is_empty())?;
+            let count = slow.sources.len();
+            let mut pulled = 0;
+            for i in 0..count {
+                let index = (slow.next_source + i) % count;
+                pulled += slow.sources[index].pull_into(&mut self.queue, BATCH - pulled);
+                if pulled >= BATCH {
+                    break;
+                }
+            }
+            slow.next_source = (slow.next_source + 1) % count;
+        }
+        self.queue.pop_front()
+    }
+
+    /// Marks the sources as waiting and pulls once more (see the module docs).
+    fn pull_before_waiting(&mut self) -> Vec<Box<dyn Source<M>>> {
+        let Some(slow) = self.slow.as_mut() else { return Vec::new() };
+        if slow.sources.is_empty() {
+            return Vec::new();
+        }
+        for source in &slow.sources {
+            source.set_waiting(true);
+        }
+        fence(Ordering::SeqCst);
+        self.pull()
+    }
+
     fn take_receiver(&mut self) -> Wake {
         if std::mem::take(&mut self.owner_waiting) {
             return Wake::Owner;
@@ -81,7 +161,7 @@ impl<M> Inner<M> {
         self.queue.len() < self.capacity as usize
     }
 
-    fn slow(&mut self) -> &mut Slow {
+    fn slow(&mut self) -> &mut Slow<M> {
         self.slow.get_or_insert_with(Default::default)
     }
 
@@ -115,12 +195,18 @@ impl<M> Mailbox<M> {
         if inner.closed {
             return Err(SendError::Closed(message));
         }
+        // Channel messages that arrived earlier go first.
+        let finished = inner.pull();
         if !control && !inner.has_room() {
+            drop(inner);
+            drop(finished);
             return Err(SendError::Full(message));
         }
         inner.queue.push_back(message);
         let wake = inner.take_receiver();
         crate::loom::loom_trace!("mailbox push; wake owner: {}", matches!(wake, Wake::Owner));
+        drop(inner);
+        drop(finished);
         Ok(wake)
     }
 
@@ -134,18 +220,28 @@ impl<M> Mailbox<M> {
         matches: Option<&mut dyn FnMut(&M) -> bool>,
     ) -> Poll<Option<M>> {
         let mut inner = self.inner.lock();
-        let found = match matches {
-            None => inner.queue.pop_front(),
+        let mut finished = Vec::new();
+        let mut matches = matches;
+        let mut find = |inner: &mut Inner<M>, finished: &mut Vec<_>| match matches.as_mut() {
+            None => inner.take_next(),
             Some(matches) => {
-                let pos = inner.queue.iter().position(matches);
+                // Selective: everything must be in the queue to be searched in order.
+                finished.append(&mut inner.pull());
+                let pos = inner.queue.iter().position(&mut *matches);
                 pos.and_then(|pos| inner.queue.remove(pos))
             }
         };
+        let mut found = find(&mut inner, &mut finished);
+        if found.is_none() {
+            finished.append(&mut inner.pull_before_waiting());
+            found = find(&mut inner, &mut finished);
+        }
         if let Some(message) = found {
             *registered = false;
             inner.owner_waiting = false;
             let sender = inner.take_waiting_sender();
             drop(inner);
+            drop(finished);
             if let Some(sender) = sender {
                 sender.wake();
             }
@@ -155,6 +251,8 @@ impl<M> Mailbox<M> {
         // `drop_handle` for the other side).
         if owner.header().handles.load(Ordering::Acquire) == 0 {
             *registered = false;
+            drop(inner);
+            drop(finished);
             return Poll::Ready(None);
         }
         *registered = true;
@@ -167,6 +265,8 @@ impl<M> Mailbox<M> {
                 *slot = Some(cx.waker().clone());
             }
         }
+        drop(inner);
+        drop(finished);
         Poll::Pending
     }
 
@@ -180,19 +280,20 @@ impl<M> Mailbox<M> {
     }
 
     pub(crate) fn try_receive(&self, owner: RawTask) -> Result<M, TryRecvError> {
-        let mut inner = self.inner.lock();
-        match inner.queue.pop_front() {
-            Some(message) => {
-                let sender = inner.take_waiting_sender();
-                drop(inner);
-                if let Some(sender) = sender {
-                    sender.wake();
-                }
-                Ok(message)
-            }
-            None if owner.header().handles.load(Ordering::Acquire) == 0 => Err(TryRecvError::Closed),
-            None => Err(TryRecvError::Empty),
+        let (found, sender, finished) = {
+            let mut inner = self.inner.lock();
+            let finished = inner.pull();
+            let found = inner.queue.pop_front();
+            let sender = if found.is_some() { inner.take_waiting_sender() } else { None };
+            // Under the lock, as in `poll_receive`.
+            let closed = found.is_none() && owner.header().handles.load(Ordering::Acquire) == 0;
+            (found.ok_or(if closed { TryRecvError::Closed } else { TryRecvError::Empty }), sender, finished)
+        };
+        drop(finished);
+        if let Some(sender) = sender {
+            sender.wake();
         }
+        found
     }
 
     /// Queues the message in `slot` as soon as there is room, registering in the queue of
@@ -203,11 +304,27 @@ impl<M> Mailbox<M> {
         ticket: &mut Option<u64>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Wake, SendError<M>>> {
+        let mut finished = Vec::new();
+        let polled = self.poll_deliver_locked(slot, ticket, cx, &mut finished);
+        // Finished sources are dropped outside the lock: their messages' destructors may send.
+        drop(finished);
+        polled
+    }
+
+    fn poll_deliver_locked(
+        &self,
+        slot: &mut Option<M>,
+        ticket: &mut Option<u64>,
+        cx: &mut Context<'_>,
+        finished: &mut Vec<Box<dyn Source<M>>>,
+    ) -> Poll<Result<Wake, SendError<M>>> {
         let mut inner = self.inner.lock();
         let message = slot.take().expect("delivery polled after completion");
         if inner.closed {
             return Poll::Ready(Err(SendError::Closed(message)));
         }
+        // Channel messages that arrived earlier go first (as in `push`).
+        finished.append(&mut inner.pull());
         let waiting_ahead = ticket.is_none() && inner.slow.as_ref().is_some_and(|s| !s.senders.is_empty());
         if inner.has_room() && !waiting_ahead {
             if let Some(t) = ticket.take() {
@@ -264,7 +381,28 @@ impl<M> Mailbox<M> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.inner.lock().queue.len()
+        let mut inner = self.inner.lock();
+        let finished = inner.pull();
+        let len = inner.queue.len();
+        drop(inner);
+        drop(finished);
+        len
+    }
+
+    /// Adds a source (a channel subscription) and wakes a waiting receive so that it looks.
+    /// Fails with the source if the task has ended.
+    pub(crate) fn attach_source(&self, source: Box<dyn Source<M>>) -> Result<Wake, Box<dyn Source<M>>> {
+        let mut inner = self.inner.lock();
+        if inner.closed {
+            return Err(source);
+        }
+        inner.slow().sources.push(source);
+        Ok(inner.take_receiver())
+    }
+
+    /// Wakes a waiting receive (a source has news).
+    pub(crate) fn wake_receiver(&self) -> Wake {
+        self.inner.lock().take_receiver()
     }
 }
 
@@ -274,11 +412,16 @@ impl<M: Send + 'static> crate::task::MailboxSlot for Mailbox<M> {
             let mut inner = self.inner.lock();
             inner.closed = true;
             inner.owner_waiting = false;
-            let senders = inner.slow.as_mut().map(|s| std::mem::take(&mut s.senders));
-            (std::mem::take(&mut inner.queue), senders)
+            let (senders, sources) = match inner.slow.as_mut() {
+                Some(s) => (Some(std::mem::take(&mut s.senders)), std::mem::take(&mut s.sources)),
+                None => (None, Vec::new()),
+            };
+            (std::mem::take(&mut inner.queue), (senders, sources))
         };
+        let (senders, sources) = senders;
         // Unreceived messages are dropped outside the lock (their destructors may send).
         drop(queued);
+        drop(sources);
         for (_, waker) in senders.into_iter().flatten() {
             waker.wake();
         }

@@ -221,3 +221,113 @@ fn every_subscriber_sees_one_order_under_concurrent_senders() {
         });
     });
 }
+
+#[test]
+fn channel_messages_mix_with_direct_ones_without_starving_either() {
+    let _w = watchdog(Duration::from_secs(10));
+    let rt = rt(2);
+    rt.block_on(async {
+        let a = Channel::<(char, u32)>::new("mix-a").unwrap();
+        let b = Channel::<(char, u32)>::new("mix-b").unwrap();
+        let (task, got) = rycos::spawn_task_joinable(|cx: Cx<(char, u32)>| async move {
+            // Wait (outside the mailbox) until everything is sent.
+            cx.suspend().await;
+            let mut got = Vec::new();
+            for _ in 0..1020 {
+                got.push(cx.receive().await.unwrap());
+            }
+            got
+        });
+        a.subscribe(&task).unwrap();
+        b.subscribe(&task).unwrap();
+        for i in 0..1000 {
+            task.send(('d', i)).unwrap();
+        }
+        for i in 0..10 {
+            a.send(('a', i)).unwrap();
+            b.send(('b', i)).unwrap();
+        }
+        assert_eq!(task.pending_messages(), 1020, "pending_messages counts channel messages too");
+        while !task.resume(()) {
+            rycos::yield_now().await;
+        }
+        let got = got.await.unwrap();
+        for (source, n) in [('a', 10), ('b', 10), ('d', 1000)] {
+            let order: Vec<u32> = got.iter().filter(|m| m.0 == source).map(|m| m.1).collect();
+            assert_eq!(order, (0..n).collect::<Vec<_>>(), "{source}: in order, none lost");
+        }
+    });
+}
+
+#[test]
+fn channel_and_direct_messages_come_out_in_order_of_arrival() {
+    let _w = watchdog(Duration::from_secs(10));
+    let rt = rt(2);
+    rt.block_on(async {
+        let a = Channel::<(char, u32)>::new("arrival").unwrap();
+        let (task, got) = rycos::spawn_task_joinable(|cx: Cx<(char, u32)>| async move {
+            cx.suspend().await;
+            let mut got = Vec::new();
+            for _ in 0..1020 {
+                got.push(cx.receive().await.unwrap());
+            }
+            got
+        });
+        a.subscribe(&task).unwrap();
+        for i in 0..10 {
+            a.send(('a', i)).unwrap();
+        }
+        for i in 0..1000 {
+            task.send(('d', i)).unwrap();
+        }
+        for i in 10..20 {
+            a.send(('a', i)).unwrap();
+        }
+        while !task.resume(()) {
+            rycos::yield_now().await;
+        }
+        let got = got.await.unwrap();
+        let kinds: String = got.iter().map(|m| m.0).collect();
+        assert_eq!(kinds, format!("{}{}{}", "a".repeat(10), "d".repeat(1000), "a".repeat(10)));
+    });
+}
+
+#[test]
+fn unsubscribe_and_close_keep_what_was_sent_before() {
+    let _w = watchdog(Duration::from_secs(10));
+    let rt = rt(2);
+    rt.block_on(async {
+        let chan = Channel::<u32>::new("before").unwrap();
+        let (task, got) = collector::<u32>(3);
+        chan.subscribe(&task).unwrap();
+        chan.send(1).unwrap();
+        chan.send(2).unwrap();
+        assert!(chan.unsubscribe(&task));
+        assert!(matches!(chan.send(3), Err(PublishError::NoSubscribers(3))));
+        chan.subscribe(&task).unwrap();
+        chan.send(4).unwrap();
+        chan.close();
+        assert_eq!(got.await.unwrap(), [1, 2, 4]);
+        drop(task);
+    });
+}
+
+#[test]
+fn a_waiting_subscriber_is_woken_by_every_message() {
+    let _w = watchdog(Duration::from_secs(30));
+    each_flavor(|rt| {
+        rt.block_on(async {
+            let chan = Channel::<u32>::new("wake").unwrap();
+            let (task, got) = collector::<u32>(2000);
+            chan.subscribe(&task).unwrap();
+            for i in 0..2000 {
+                assert_eq!(chan.send(i).unwrap(), 1);
+                if i % 3 == 0 {
+                    // Let the subscriber catch up and wait again, so that sends meet a waiter.
+                    rycos::yield_now().await;
+                }
+            }
+            assert_eq!(got.await.unwrap(), (0..2000).collect::<Vec<_>>());
+        });
+    });
+}

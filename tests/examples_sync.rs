@@ -39,8 +39,9 @@ fn hotswap_example() {
     let answers = hotswap::run(4, 5000);
     let by_version = hotswap::verify(&answers, 5000).unwrap();
     assert_eq!(by_version.iter().sum::<usize>(), 20_000);
-    assert!(by_version[1] > 0, "version 1 answered before the first swap");
-    assert!(by_version[3] > 0, "version 3 answered after the last swap");
+    // The first swap waits for a third of the answers; how much the later versions get depends
+    // on timing, the absence of losses and repeats does not.
+    assert!(by_version[1] >= 20_000 / 3, "version 1 answered until the first swap");
 }
 
 #[test]

@@ -166,6 +166,18 @@ impl<M: Send + 'static> TaskRef<M> {
         Ok(())
     }
 
+    /// Adds a channel subscription to the mailbox; fails if the task has ended.
+    pub(crate) fn attach_source(&self, source: Box<dyn crate::mailbox::Source<M>>) -> Result<(), ()> {
+        let wake = self.mailbox().attach_source(source).map_err(drop)?;
+        wake.wake(self.any.raw);
+        Ok(())
+    }
+
+    /// Wakes the task if it waits in a receive (a channel it subscribes to has news).
+    pub(crate) fn wake_receiver(&self) {
+        self.mailbox().wake_receiver().wake(self.any.raw);
+    }
+
     /// Sends a control message (an exit notice): accepted even by a full bounded mailbox.
     pub(crate) fn send_control(&self, message: M) -> Result<(), SendError<M>> {
         let wake = self.mailbox().push(message, true)?;

@@ -31,14 +31,20 @@
 //! });
 //! ```
 
+mod log;
+
+use crate::mailbox::Source;
 use crate::registry::Registry;
 use crate::runtime::Handle;
 use crate::task::{TaskId, TaskRef};
 use crate::time::timeout;
+use log::{Cursor, Writer};
 use parking_lot::Mutex;
+use std::collections::VecDeque;
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -65,10 +71,86 @@ struct Inner<M> {
 }
 
 struct State<M> {
-    subscribers: Vec<Box<dyn Endpoint<M>>>,
+    /// Messages for the task subscribers, who read them from their mailboxes.
+    log: Writer<M>,
+    tasks: Vec<TaskSubscription>,
+    /// Sub-channels get each message handed over at once (through their own transform).
+    channels: Vec<Box<dyn Endpoint<M>>>,
     closed: bool,
     /// Deliveries waiting for enough subscribers.
     watchers: Vec<Waker>,
+}
+
+impl<M> State<M> {
+    fn live_subscribers(&self) -> usize {
+        self.tasks.iter().filter(|t| t.is_live()).count()
+            + self.channels.iter().filter(|c| c.is_alive()).count()
+    }
+}
+
+/// A task's subscription, as the channel sees it.
+struct TaskSubscription {
+    id: TaskId,
+    flags: Arc<Flags>,
+    /// Wakes the task's receive if it waits.
+    wake: Box<dyn Fn() + Send + Sync>,
+}
+
+impl TaskSubscription {
+    fn is_live(&self) -> bool {
+        !self.flags.gone.load(Ordering::Acquire)
+    }
+}
+
+/// Shared by a subscription and the source in the subscriber's mailbox.
+struct Flags {
+    /// The subscriber's receive waits and needs a wake-up for the next message.
+    waiting: AtomicBool,
+    /// The log position where the subscription ends (`u64::MAX` while subscribed).
+    stop_at: AtomicU64,
+    /// The source is gone: the task has ended.
+    gone: AtomicBool,
+}
+
+/// The mailbox side of a task's subscription: a cursor in the channel's log.
+struct LogSource<M, N> {
+    cursor: Cursor<M>,
+    flags: Arc<Flags>,
+    _into: PhantomData<fn() -> N>,
+}
+
+impl<M, N> Source<N> for LogSource<M, N>
+where
+    M: Clone + Send + Sync,
+    N: From<M>,
+{
+    fn pull_into(&mut self, queue: &mut VecDeque<N>, max: usize) -> usize {
+        let stop_at = self.flags.stop_at.load(Ordering::Acquire);
+        let allowed = stop_at.saturating_sub(self.cursor.seq()).min(max as u64) as usize;
+        let mut pulled = 0;
+        while pulled < allowed {
+            let Some(message) = self.cursor.next() else { break };
+            queue.push_back(N::from(message));
+            pulled += 1;
+        }
+        pulled
+    }
+
+    fn is_finished(&self) -> bool {
+        self.cursor.seq() >= self.flags.stop_at.load(Ordering::Acquire)
+    }
+
+    fn set_waiting(&self, waiting: bool) {
+        if self.flags.waiting.load(Ordering::Relaxed) != waiting {
+            self.flags.waiting.store(waiting, Ordering::SeqCst);
+        }
+    }
+}
+
+impl<M, N> Drop for LogSource<M, N> {
+    fn drop(&mut self) {
+        self.flags.gone.store(true, Ordering::Release);
+    }
 }
 
 /// Who a subscription refers to.
@@ -79,21 +161,11 @@ pub enum SubscriberKey {
     Channel(u64),
 }
 
-/// What handing one message to a subscriber achieved.
-#[doc(hidden)]
-#[derive(Debug)]
-pub enum Forwarded {
-    /// Reached this many end-point tasks.
-    Delivered(usize),
-    /// The subscriber has ended or closed: drop the subscription.
-    Gone,
-}
-
-/// Something a channel can send to: a task or another channel.
-#[doc(hidden)]
-pub trait Endpoint<M>: Send + Sync {
+/// A sub-channel, as its parent sees it.
+trait Endpoint<M>: Send + Sync {
     fn key(&self) -> SubscriberKey;
-    fn forward(&self, message: &M) -> Forwarded;
+    /// Hands the message over; the number of end-point tasks it reached, `None` if closed.
+    fn forward(&self, message: &M) -> Option<usize>;
     fn is_alive(&self) -> bool;
     /// True if messages sent here can reach the channel `target`.
     fn reaches(&self, target: u64) -> bool;
@@ -103,7 +175,7 @@ pub trait Endpoint<M>: Send + Sync {
 /// `N` can be made from `M` (`M` itself, or an enum with a `From<M>` variant).
 pub trait Subscriber<M>: sealed::Sealed {
     #[doc(hidden)]
-    fn endpoint(&self) -> Box<dyn Endpoint<M>>;
+    fn subscribe_to(&self, channel: &Channel<M>) -> Result<(), ChannelError>;
     #[doc(hidden)]
     fn key(&self) -> SubscriberKey;
 }
@@ -114,40 +186,13 @@ mod sealed {
     impl<N> Sealed for super::Channel<N> {}
 }
 
-impl<M, N> Endpoint<M> for TaskRef<N>
-where
-    M: Clone,
-    N: From<M> + Send + 'static,
-{
-    fn key(&self) -> SubscriberKey {
-        SubscriberKey::Task(self.id())
-    }
-
-    fn forward(&self, message: &M) -> Forwarded {
-        match self.send(N::from(message.clone())) {
-            Ok(()) => Forwarded::Delivered(1),
-            // A full bounded mailbox misses this message; the count says so.
-            Err(e) if e.is_full() => Forwarded::Delivered(0),
-            Err(_) => Forwarded::Gone,
-        }
-    }
-
-    fn is_alive(&self) -> bool {
-        self.as_any().is_alive()
-    }
-
-    fn reaches(&self, _target: u64) -> bool {
-        false
-    }
-}
-
 impl<M, N> Subscriber<M> for TaskRef<N>
 where
-    M: Clone + Send + 'static,
+    M: Clone + Send + Sync + 'static,
     N: From<M> + Send + 'static,
 {
-    fn endpoint(&self) -> Box<dyn Endpoint<M>> {
-        Box::new(self.clone())
+    fn subscribe_to(&self, channel: &Channel<M>) -> Result<(), ChannelError> {
+        channel.subscribe_task(self)
     }
 
     fn key(&self) -> SubscriberKey {
@@ -158,16 +203,18 @@ where
 impl<M, N> Endpoint<M> for Channel<N>
 where
     M: Clone,
-    N: From<M> + Clone + Send + 'static,
+    N: From<M> + Clone + Send + Sync + 'static,
 {
     fn key(&self) -> SubscriberKey {
         SubscriberKey::Channel(self.inner.id)
     }
 
-    fn forward(&self, message: &M) -> Forwarded {
+    fn forward(&self, message: &M) -> Option<usize> {
         match self.publish(N::from(message.clone())) {
-            Ok(delivered) => Forwarded::Delivered(delivered),
-            Err(_) => Forwarded::Gone,
+            Ok(delivered) => Some(delivered),
+            Err(PublishError::Closed(_)) => None,
+            // Nobody below yet: it reached no task, and stays subscribed.
+            Err(_) => Some(0),
         }
     }
 
@@ -182,17 +229,17 @@ where
         // Locks are taken parent before child, the order sends take them in; the hierarchy
         // has no cycles, so this cannot deadlock with a send.
         let state = self.inner.state.lock();
-        state.subscribers.iter().any(|s| matches!(s.key(), SubscriberKey::Channel(_)) && s.reaches(target))
+        state.channels.iter().any(|c| c.reaches(target))
     }
 }
 
 impl<M, N> Subscriber<M> for Channel<N>
 where
-    M: Clone + Send + 'static,
-    N: From<M> + Clone + Send + 'static,
+    M: Clone + Send + Sync + 'static,
+    N: From<M> + Clone + Send + Sync + 'static,
 {
-    fn endpoint(&self) -> Box<dyn Endpoint<M>> {
-        Box::new(self.clone())
+    fn subscribe_to(&self, channel: &Channel<M>) -> Result<(), ChannelError> {
+        channel.subscribe_channel(Box::new(self.clone()))
     }
 
     fn key(&self) -> SubscriberKey {
@@ -220,6 +267,8 @@ pub enum ChannelError {
     Cycle,
     /// The channel is closed.
     Closed,
+    /// The task to subscribe has ended.
+    TaskEnded,
 }
 
 impl fmt::Display for ChannelError {
@@ -230,6 +279,7 @@ impl fmt::Display for ChannelError {
             ChannelError::WrongType(n) => write!(f, "the channel named {n:?} carries another message type"),
             ChannelError::Cycle => f.write_str("the subscription would make a cycle of channels"),
             ChannelError::Closed => f.write_str("the channel is closed"),
+            ChannelError::TaskEnded => f.write_str("the task has ended"),
         }
     }
 }
@@ -285,7 +335,7 @@ pub struct ChannelBuilder<M> {
     handle: Option<Handle>,
 }
 
-impl<M: Clone + Send + 'static> ChannelBuilder<M> {
+impl<M: Clone + Send + Sync + 'static> ChannelBuilder<M> {
     /// Passes every message sent to the channel through `transform` first: `Some` sends the
     /// returned message on, `None` drops it.
     pub fn transform(mut self, transform: impl Fn(&M) -> Option<M> + Send + Sync + 'static) -> Self {
@@ -308,7 +358,13 @@ impl<M: Clone + Send + 'static> ChannelBuilder<M> {
             name: self.name.clone(),
             transform: self.transform,
             registry: registry.clone(),
-            state: Mutex::new(State { subscribers: Vec::new(), closed: false, watchers: Vec::new() }),
+            state: Mutex::new(State {
+                log: Writer::new(),
+                tasks: Vec::new(),
+                channels: Vec::new(),
+                closed: false,
+                watchers: Vec::new(),
+            }),
         });
         let weak: std::sync::Weak<dyn std::any::Any + Send + Sync> = Arc::downgrade(&inner) as _;
         if !registry.register_channel(&self.name, weak) {
@@ -324,7 +380,7 @@ impl<M> fmt::Debug for ChannelBuilder<M> {
     }
 }
 
-impl<M: Clone + Send + 'static> Channel<M> {
+impl<M: Clone + Send + Sync + 'static> Channel<M> {
     /// Creates a channel named `name` in the current runtime (or the default one).
     pub fn new(name: impl AsRef<str>) -> Result<Channel<M>, ChannelError> {
         Channel::builder(name).build()
@@ -357,24 +413,35 @@ impl<M: Clone + Send + 'static> Channel<M> {
     }
 
     /// Subscribes a task or another channel; subscribing one already subscribed changes
-    /// nothing. A channel that reaches this one through its own subscribers is refused
-    /// ([`ChannelError::Cycle`]).
+    /// nothing. A task gets every message sent from now on in its mailbox; a channel that
+    /// reaches this one through its own subscribers is refused ([`ChannelError::Cycle`]).
     pub fn subscribe(&self, subscriber: &impl Subscriber<M>) -> Result<(), ChannelError> {
-        let key = subscriber.key();
-        let endpoint = subscriber.endpoint();
-        let _hierarchy = matches!(key, SubscriberKey::Channel(_)).then(|| HIERARCHY.lock());
-        if endpoint.reaches(self.inner.id) {
-            return Err(ChannelError::Cycle);
-        }
+        subscriber.subscribe_to(self)
+    }
+
+    fn subscribe_task<N: From<M> + Send + 'static>(&self, task: &TaskRef<N>) -> Result<(), ChannelError> {
         let watchers = {
             let mut state = self.inner.state.lock();
             if state.closed {
                 return Err(ChannelError::Closed);
             }
-            if state.subscribers.iter().any(|s| s.key() == key) {
+            let id = task.id();
+            if state.tasks.iter().any(|t| t.id == id && t.is_live()) {
                 return Ok(());
             }
-            state.subscribers.push(endpoint);
+            let flags = Arc::new(Flags {
+                waiting: AtomicBool::new(false),
+                stop_at: AtomicU64::new(u64::MAX),
+                gone: AtomicBool::new(false),
+            });
+            let source =
+                LogSource::<M, N> { cursor: state.log.cursor(), flags: flags.clone(), _into: PhantomData };
+            // Lock order: channel, then mailbox (as in `send`).
+            if task.attach_source(Box::new(source)).is_err() {
+                return Err(ChannelError::TaskEnded);
+            }
+            let task = task.clone();
+            state.tasks.push(TaskSubscription { id, flags, wake: Box::new(move || task.wake_receiver()) });
             std::mem::take(&mut state.watchers)
         };
         for waker in watchers {
@@ -383,18 +450,58 @@ impl<M: Clone + Send + 'static> Channel<M> {
         Ok(())
     }
 
-    /// Removes a subscription; false if it did not exist.
+    fn subscribe_channel(&self, channel: Box<dyn Endpoint<M>>) -> Result<(), ChannelError> {
+        let _hierarchy = HIERARCHY.lock();
+        if channel.reaches(self.inner.id) {
+            return Err(ChannelError::Cycle);
+        }
+        let watchers = {
+            let mut state = self.inner.state.lock();
+            if state.closed {
+                return Err(ChannelError::Closed);
+            }
+            let key = channel.key();
+            if state.channels.iter().any(|c| c.key() == key) {
+                return Ok(());
+            }
+            state.channels.push(channel);
+            std::mem::take(&mut state.watchers)
+        };
+        for waker in watchers {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Removes a subscription; false if it did not exist. A task still gets the messages sent
+    /// before.
     pub fn unsubscribe(&self, subscriber: &impl Subscriber<M>) -> bool {
         let key = subscriber.key();
         let mut state = self.inner.state.lock();
-        let before = state.subscribers.len();
-        state.subscribers.retain(|s| s.key() != key);
-        state.subscribers.len() != before
+        match key {
+            SubscriberKey::Task(id) => {
+                let end = state.log.seq();
+                let before = state.tasks.len();
+                state.tasks.retain(|t| {
+                    let unsubscribing = t.id == id;
+                    if unsubscribing {
+                        t.flags.stop_at.store(end, Ordering::Release);
+                    }
+                    !unsubscribing
+                });
+                state.tasks.len() != before
+            }
+            SubscriberKey::Channel(_) => {
+                let before = state.channels.len();
+                state.channels.retain(|c| c.key() != key);
+                state.channels.len() != before
+            }
+        }
     }
 
     /// Live subscribers right now (tasks that have ended are not counted).
     pub fn subscribers(&self) -> usize {
-        self.inner.state.lock().subscribers.iter().filter(|s| s.is_alive()).count()
+        self.inner.state.lock().live_subscribers()
     }
 
     /// Sends `message` to every subscriber; returns how many end-point tasks got it (summed
@@ -426,7 +533,7 @@ impl<M: Clone + Send + 'static> Channel<M> {
         if state.closed {
             return Poll::Ready(Err(PublishError::Closed(message)));
         }
-        if state.subscribers.iter().filter(|s| s.is_alive()).count() >= n.max(1) {
+        if state.live_subscribers() >= n.max(1) {
             return Poll::Ready(self.fan_out(&mut state, message));
         }
         *slot = Some(message);
@@ -447,7 +554,7 @@ impl<M: Clone + Send + 'static> Channel<M> {
     /// Hands `message` (after the transform) to every subscriber, under the channel lock so
     /// that all subscribers see one order; drops subscriptions whose end has gone.
     fn fan_out(&self, state: &mut State<M>, message: M) -> Result<usize, PublishError<M>> {
-        if state.subscribers.is_empty() {
+        if state.tasks.is_empty() && state.channels.is_empty() {
             return Err(PublishError::NoSubscribers(message));
         }
         let message = match &self.inner.transform {
@@ -458,25 +565,49 @@ impl<M: Clone + Send + 'static> Channel<M> {
             None => message,
         };
         let mut delivered = 0;
-        state.subscribers.retain(|s| match s.forward(&message) {
-            Forwarded::Delivered(n) => {
+        state.channels.retain(|c| match c.forward(&message) {
+            Some(n) => {
                 delivered += n;
                 true
             }
-            Forwarded::Gone => false,
+            None => false,
         });
+        if state.tasks.is_empty() {
+            return Ok(delivered);
+        }
+        // Count before appending: a task that reads the message and ends at once still got it.
+        state.tasks.retain(TaskSubscription::is_live);
+        delivered += state.tasks.len();
+        state.log.push(message);
+        // Pairs with the fence in the mailbox between marking a source waiting and looking at
+        // it once more: either that look finds this message, or this check finds the mark.
+        fence(Ordering::SeqCst);
+        for t in &state.tasks {
+            if t.flags.waiting.load(Ordering::Relaxed) && t.flags.waiting.swap(false, Ordering::AcqRel) {
+                (t.wake)();
+            }
+        }
         Ok(delivered)
     }
 
-    /// Closes the channel: subscriptions are dropped, the name is freed, later sends fail.
+    /// Closes the channel: subscriptions end (tasks still get what was sent before), the name
+    /// is freed, later sends fail.
     pub fn close(&self) {
-        let (subscribers, watchers) = {
+        let (tasks, channels, watchers) = {
             let mut state = self.inner.state.lock();
             state.closed = true;
-            (std::mem::take(&mut state.subscribers), std::mem::take(&mut state.watchers))
+            let end = state.log.seq();
+            for t in &state.tasks {
+                t.flags.stop_at.store(end, Ordering::Release);
+            }
+            (
+                std::mem::take(&mut state.tasks),
+                std::mem::take(&mut state.channels),
+                std::mem::take(&mut state.watchers),
+            )
         };
         self.inner.registry.unregister_channel(&self.inner.name, Arc::as_ptr(&self.inner) as *const ());
-        drop(subscribers);
+        drop((tasks, channels));
         for waker in watchers {
             waker.wake();
         }
