@@ -53,6 +53,7 @@
 )]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod blocking;
 pub mod channel;
 mod coop;
 mod error;
@@ -63,6 +64,8 @@ mod mailbox;
 pub mod monitor;
 #[cfg(not(loom))]
 pub mod net;
+#[cfg(not(loom))]
+pub mod process;
 mod registry;
 pub mod runtime;
 pub mod sync;
@@ -71,10 +74,14 @@ pub mod time;
 #[cfg(not(loom))]
 pub mod tls;
 
+pub use blocking::{AsyncThreadPool, blocking, compute, compute_in};
 pub use error::{DeliverError, RecvError, SendError, SpawnError, TryRecvError};
 pub use monitor::{Exit, ExitReason};
 pub use runtime::{Handle, Runtime};
 pub use task::{AnyTaskRef, Cx, JoinError, JoinHandle, Received, TaskId, TaskRef, current, yield_now};
+
+/// The blocking thread pool crate ([`rycos_pool`]): `ThreadPool`, `Completion`, `JobError`.
+pub use rycos_pool as pool;
 
 use std::future::Future;
 

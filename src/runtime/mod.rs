@@ -67,6 +67,17 @@ pub struct Handle {
     pub(crate) shared: Arc<Shared>,
 }
 
+/// Stops the blocking pool when shutdown is over (after the tasks, which may still await it).
+struct StopBlockingPool<'a>(&'a Shared);
+
+impl Drop for StopBlockingPool<'_> {
+    fn drop(&mut self) {
+        if let Some(pool) = self.0.blocking.get() {
+            pool.shutdown(Duration::ZERO);
+        }
+    }
+}
+
 /// What [`Runtime::shutdown_timeout`] could not stop in time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -172,6 +183,8 @@ impl Runtime {
     fn shutdown(&self, deadline: Option<Instant>) -> ShutdownReport {
         let shared = &self.handle.shared;
         shared.begin_shutdown();
+        // Blocking jobs nobody waits for any more are skipped; running ones finish on their own.
+        let _stop_blocking = StopBlockingPool(shared);
         let threads = std::mem::take(&mut *self.threads.lock());
         if threads.is_empty() {
             return ShutdownReport::default();
@@ -251,6 +264,13 @@ impl Handle {
     }
 
     /// The current runtime, or the default one (started on first use).
+    /// The runtime's pool for blocking calls, started on first use.
+    pub(crate) fn blocking_pool(&self) -> &rycos_pool::ThreadPool {
+        self.shared.blocking.get_or_init(|| {
+            rycos_pool::ThreadPool::builder().max_threads(512).thread_name("rycos-blocking").build()
+        })
+    }
+
     pub(crate) fn current_or_default() -> Handle {
         Handle::try_current().unwrap_or_else(|| default_runtime().handle.clone())
     }

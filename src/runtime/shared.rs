@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     #[cfg(not(loom))]
     pub(crate) reactor: std::sync::Arc<crate::io::reactor::Reactor>,
     pub(super) config: Config,
+    /// Threads for `rycos::blocking`, started on first use.
+    pub(crate) blocking: std::sync::OnceLock<rycos_pool::ThreadPool>,
     /// Channel names (and, later, task names) of this runtime.
     pub(crate) registry: std::sync::Arc<crate::registry::Registry>,
     live: Live,
@@ -83,6 +85,7 @@ impl Shared {
             reactor,
             config,
             registry: Default::default(),
+            blocking: std::sync::OnceLock::new(),
             live: Live { count: AtomicUsize::new(0), lock: Mutex::new(()), zero: Condvar::new() },
             shutdown: AtomicBool::new(false),
             driver_claimed: AtomicBool::new(false),

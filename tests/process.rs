@@ -1,0 +1,146 @@
+//! Child processes: early exits, children that never read, big outputs on both streams at
+//! once, pipelines, streaming through a child.
+mod common;
+use common::*;
+
+use futures::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use rycos::process::{Command, Pipeline};
+use std::time::Duration;
+
+fn sh(script: &str) -> Command {
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(script);
+    command
+}
+
+#[test]
+fn a_child_that_exits_early_reports_its_status_and_the_rest_of_the_input_is_discarded() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    let out = rt.block_on(async {
+        sh("head -c 10 >/dev/null; exit 3").spawn_piped().unwrap().communicate(vec![b'x'; 4 << 20]).await
+    });
+    let out = out.unwrap();
+    assert_eq!(out.status.code(), Some(3));
+}
+
+#[test]
+fn a_child_that_never_reads_its_stdin_does_not_deadlock_communicate() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    let out = rt.block_on(async {
+        sh("sleep 0.2; echo done; echo oops >&2")
+            .spawn_piped()
+            .unwrap()
+            .communicate(vec![b'x'; 4 << 20])
+            .await
+    });
+    let out = out.unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout, b"done\n");
+    assert_eq!(out.stderr, b"oops\n");
+}
+
+#[test]
+fn large_outputs_on_stdout_and_stderr_at_the_same_time() {
+    let _w = watchdog(Duration::from_secs(60));
+    let rt = rt(2);
+    let out = rt.block_on(async {
+        sh("(head -c 8000000 /dev/zero | tr '\\0' a) & (head -c 6000000 /dev/zero | tr '\\0' b >&2); wait")
+            .output()
+            .await
+    });
+    let out = out.unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout.len(), 8_000_000);
+    assert!(out.stdout.iter().all(|&b| b == b'a'));
+    assert_eq!(out.stderr.len(), 6_000_000);
+    assert!(out.stderr.iter().all(|&b| b == b'b'));
+}
+
+#[test]
+fn a_pipeline_of_three_stages() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    let input: String =
+        (0..10_000).map(|i| format!("line {i} {}\n", if i % 7 == 0 { "seven" } else { "other" })).collect();
+    let out = rt.block_on(async {
+        let mut grep = Command::new("grep");
+        grep.arg("seven");
+        let mut wc = Command::new("wc");
+        wc.arg("-l");
+        Pipeline::new().stage(Command::new("cat")).stage(grep).stage(wc).run(input.into_bytes()).await
+    });
+    let out = out.unwrap();
+    assert!(out.success(), "{:?}", out.statuses);
+    assert_eq!(out.statuses.len(), 3);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        (0..10_000).filter(|i| i % 7 == 0).count().to_string()
+    );
+}
+
+#[test]
+fn streaming_through_a_child_line_by_line() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    rt.block_on(async {
+        let mut cat = Command::new("cat")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = cat.stdin.take().unwrap();
+        let mut lines = futures::io::BufReader::new(cat.stdout.take().unwrap()).lines();
+        for i in 0..100 {
+            stdin.write_all(format!("ping {i}\n").as_bytes()).await.unwrap();
+            stdin.flush().await.unwrap();
+            use futures::StreamExt;
+            assert_eq!(lines.next().await.unwrap().unwrap(), format!("ping {i}"));
+        }
+        drop(stdin);
+        assert!(cat.wait().await.unwrap().success());
+    });
+}
+
+#[test]
+fn wait_kill_and_missing_programs() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    rt.block_on(async {
+        let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+        assert!(sleeper.try_wait().unwrap().is_none());
+        sleeper.kill().unwrap();
+        let status = sleeper.wait().await.unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(9));
+
+        let err = Command::new("/nonexistent/program").spawn().unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+
+        // Many children waited for at once, each by its own task, without a thread each.
+        let waits: Vec<_> = (0..50)
+            .map(|i| {
+                rycos::spawn(async move { sh(&format!("exit {}", i % 5)).status().await.unwrap().code() })
+            })
+            .collect();
+        for (i, w) in waits.into_iter().enumerate() {
+            assert_eq!(w.await.unwrap(), Some(i as i32 % 5));
+        }
+    });
+}
+
+#[test]
+fn reading_a_child_s_output_in_pieces() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    rt.block_on(async {
+        let mut child =
+            sh("printf abc; sleep 0.05; printf def").stdout(std::process::Stdio::piped()).spawn().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut all = String::new();
+        stdout.read_to_string(&mut all).await.unwrap();
+        assert_eq!(all, "abcdef");
+        assert!(child.wait().await.unwrap().success());
+    });
+}
