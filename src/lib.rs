@@ -58,6 +58,8 @@ pub mod channel;
 mod coop;
 mod error;
 #[cfg(not(loom))]
+pub mod fs;
+#[cfg(not(loom))]
 pub mod io;
 pub(crate) mod loom;
 mod mailbox;
