@@ -23,6 +23,9 @@ struct State<T> {
     started: bool,
     /// The completion was dropped before the job began: skip it.
     abandoned: bool,
+    /// A plain thread blocks in `wait` (the condition variable is only signalled then: a
+    /// signal costs a system call).
+    blocked: bool,
 }
 
 fn lock<T>(slot: &Slot<T>) -> MutexGuard<'_, State<T>> {
@@ -40,7 +43,13 @@ fn lock<T>(slot: &Slot<T>) -> MutexGuard<'_, State<T>> {
 /// ```
 pub fn completion<T>() -> (Completer<T>, Completion<T>) {
     let slot = Arc::new(Slot {
-        state: Mutex::new(State { outcome: None, waker: None, started: false, abandoned: false }),
+        state: Mutex::new(State {
+            outcome: None,
+            waker: None,
+            started: false,
+            abandoned: false,
+            blocked: false,
+        }),
         done: Condvar::new(),
     });
     (Completer { slot: Some(slot.clone()) }, Completion { slot })
@@ -61,6 +70,7 @@ impl<T> Completion<T> {
             if let Some(outcome) = state.outcome.take() {
                 return outcome;
             }
+            state.blocked = true;
             state = self.slot.done.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
         }
     }
@@ -126,13 +136,15 @@ impl<T> Completer<T> {
 }
 
 fn finish<T>(slot: &Slot<T>, outcome: Result<T, JobError>) {
-    let waker = {
+    let (waker, blocked) = {
         let mut state = lock(slot);
         state.started = true;
         state.outcome = Some(outcome);
-        state.waker.take()
+        (state.waker.take(), state.blocked)
     };
-    slot.done.notify_all();
+    if blocked {
+        slot.done.notify_all();
+    }
     if let Some(waker) = waker {
         waker.wake();
     }
