@@ -7,7 +7,9 @@
 //! cargo run --release --example chat_chan_client -- 127.0.0.1:8030 alice [--log]
 //! ```
 
-use futures::io::AsyncBufReadExt;
+#[path = "support/chat.rs"]
+mod chat;
+
 use rycos::channel::Channel;
 use rycos::net::TcpStream;
 use rycos::{Cx, TaskRef};
@@ -48,16 +50,7 @@ fn main() -> io::Result<()> {
             });
             typed.subscribe(&logger).map_err(io::Error::other)?;
         }
-        rycos::spawn(async move {
-            let mut lines = rycos::io::BufReader::new(conn);
-            let mut line = String::new();
-            while matches!(lines.read_line(&mut line).await, Ok(n) if n > 0) {
-                print!("{line}");
-                line.clear();
-            }
-            println!("* the server closed the connection");
-            std::process::exit(0);
-        });
+        rycos::spawn(chat::print_until_closed(conn));
         // Reading stdin blocks: a plain thread does it and publishes each line.
         std::thread::spawn(move || {
             for line in io::stdin().lock().lines().map_while(Result::ok) {

@@ -7,11 +7,13 @@
 //! cargo run --release --example chat_client -- 127.0.0.1:8020
 //! ```
 
-use futures::io::AsyncBufReadExt;
+#[path = "support/chat.rs"]
+mod chat;
+
 use rycos::net::TcpStream;
 use std::io::{self, BufRead};
 
-/// Sends every line `next_line` yields to `conn`, reading each through the blocking pool.
+/// Sends every line of `input` to `conn`, reading each one through the blocking pool.
 pub async fn send_lines<R: BufRead + Send + 'static>(conn: &TcpStream, input: R) -> io::Result<usize> {
     let mut input = Some(input);
     let mut sent = 0;
@@ -40,16 +42,7 @@ fn main() -> io::Result<()> {
     rycos::block_on(async {
         let conn = TcpStream::connect(&addr).await?;
         let printer = conn.clone();
-        rycos::spawn(async move {
-            let mut lines = rycos::io::BufReader::new(printer);
-            let mut line = String::new();
-            while matches!(lines.read_line(&mut line).await, Ok(n) if n > 0) {
-                print!("{line}");
-                line.clear();
-            }
-            println!("* the server closed the connection");
-            std::process::exit(0);
-        });
+        rycos::spawn(chat::print_until_closed(printer));
         let sent = send_lines(&conn, io::BufReader::new(io::stdin())).await?;
         eprintln!("* {sent} lines sent; end of input");
         Ok(())

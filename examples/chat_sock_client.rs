@@ -6,7 +6,9 @@
 //! cargo run --release --example chat_sock_client -- 127.0.0.1:8020
 //! ```
 
-use futures::io::AsyncBufReadExt;
+#[path = "support/chat.rs"]
+mod chat;
+
 use rycos::net::TcpStream;
 use std::io::{self, BufRead};
 
@@ -16,16 +18,7 @@ fn main() -> io::Result<()> {
     rycos::block_on(async {
         let conn = TcpStream::connect(&addr).await?;
         let printer = conn.clone();
-        rycos::spawn(async move {
-            let mut lines = rycos::io::BufReader::new(printer);
-            let mut line = String::new();
-            while matches!(lines.read_line(&mut line).await, Ok(n) if n > 0) {
-                print!("{line}");
-                line.clear();
-            }
-            println!("* the server closed the connection");
-            std::process::exit(0);
-        });
+        rycos::spawn(chat::print_until_closed(printer));
         let sender = rycos::spawn_task(move |cx: rycos::Cx<String>| async move {
             while let Some(line) = cx.receive().await {
                 conn.write_all(line.as_bytes()).await?;

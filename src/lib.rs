@@ -2,8 +2,9 @@
 //!
 //! rycos is the Rust successor of the Python framework [pycos] (formerly asyncoro). Programs
 //! read like threaded code — `.await` where pycos writes `yield` — but run as cheap tasks on a
-//! multi-threaded, work-stealing runtime. Tasks exchange messages through per-task mailboxes,
-//! watch each other with monitors, and wait on timers.
+//! multi-threaded, work-stealing runtime. Tasks exchange messages through per-task mailboxes
+//! and named channels, watch each other with monitors, wait on timers, sockets and locks, and
+//! hand blocking or CPU-heavy work to a thread pool.
 //!
 //! ```
 //! use std::time::Duration;
@@ -41,6 +42,11 @@
 //! | `value()` / `finish()` | [`JoinHandle::join_blocking`] / `.await` |
 //! | `Pycos.cur_task()` | [`current`] |
 //! | `Pycos().join()` | [`join`], [`Runtime::join`] |
+//! | `Lock`, `RLock`, `Semaphore`, `Event`, `Condition` | [`sync`] |
+//! | `Channel` | [`channel::Channel`] |
+//! | `hot_swappable` / `hot_swap` | [`Cx::hot_swappable`] / [`TaskRef::hot_swap`] |
+//! | `AsyncThreadPool` | [`AsyncThreadPool`], [`blocking`], [`compute`] |
+//! | `AsyncFile` / `AsyncPipe` | [`fs::File`] / [`process`] |
 //!
 //! [pycos]: https://pycos.org
 

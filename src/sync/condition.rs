@@ -1,7 +1,7 @@
 //! [`Condition`]: wait for a change announced by another task, under a [`Lock`].
 
 use super::lock::{Lock, LockGuard};
-use super::wait_queue::{Polled, Ticket, WaitQueue, WakeList};
+use super::wait_queue::{Ticket, WaitQueue, WakeList};
 use crate::loom::sync::Mutex;
 use crate::time::timeout;
 use std::fmt;
@@ -133,14 +133,7 @@ impl<T> Future for Notified<'_, '_, T> {
                 this.guard = None;
                 Poll::Pending
             }
-            Some(ticket) => match waiters.poll(ticket, cx.waker()) {
-                Polled::Granted => {
-                    this.ticket = None;
-                    Poll::Ready(())
-                }
-                Polled::Waiting => Poll::Pending,
-                Polled::Gone => unreachable!("a queued condition wait lost its place"),
-            },
+            Some(_) => waiters.poll_queued(&mut this.ticket, cx.waker()),
         }
     }
 }

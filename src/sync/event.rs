@@ -1,6 +1,6 @@
 //! [`Event`]: a flag tasks can wait for.
 
-use super::wait_queue::{Polled, Ticket, WaitQueue, WakeList};
+use super::wait_queue::{Ticket, WaitQueue, WakeList};
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::time::timeout;
@@ -123,14 +123,7 @@ impl Future for EventWait<'_> {
                 this.ticket = Some(waiters.push(1, cx.waker()));
                 Poll::Pending
             }
-            Some(ticket) => match waiters.poll(ticket, cx.waker()) {
-                Polled::Granted => {
-                    this.ticket = None;
-                    Poll::Ready(())
-                }
-                Polled::Waiting => Poll::Pending,
-                Polled::Gone => unreachable!("a queued event wait lost its place"),
-            },
+            Some(_) => waiters.poll_queued(&mut this.ticket, cx.waker()),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! [`Semaphore`]: counted permits, handed to waiters in FIFO order.
 
-use super::wait_queue::{Polled, Ticket, WaitQueue, WakeList};
+use super::wait_queue::{Ticket, WaitQueue, WakeList};
 use crate::loom::sync::Mutex;
 use crate::time::{Elapsed, timeout};
 use std::fmt;
@@ -129,14 +129,7 @@ impl Semaphore {
                 *ticket = Some(state.queue.push(want, cx.waker()));
                 Poll::Pending
             }
-            Some(t) => match state.queue.poll(t, cx.waker()) {
-                Polled::Granted => {
-                    *ticket = None;
-                    Poll::Ready(())
-                }
-                Polled::Waiting => Poll::Pending,
-                Polled::Gone => unreachable!("a queued acquire lost its place"),
-            },
+            Some(_) => state.queue.poll_queued(ticket, cx.waker()),
         }
     }
 

@@ -36,7 +36,7 @@ pub(crate) struct WaitQueue {
 
 /// What a poll of a queued waiter found.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Polled {
+enum Polled {
     Granted,
     Waiting,
     /// The ticket is not in the queue (its grant was taken, or it was never queued).
@@ -62,7 +62,7 @@ impl WaitQueue {
     }
 
     /// Takes the grant of `ticket` (removing its entry) or refreshes its waker.
-    pub(crate) fn poll(&mut self, ticket: Ticket, waker: &Waker) -> Polled {
+    fn poll(&mut self, ticket: Ticket, waker: &Waker) -> Polled {
         let Some(index) = self.find(ticket) else { return Polled::Gone };
         let waiter = &mut self.waiters[index];
         if waiter.granted {
@@ -74,6 +74,23 @@ impl WaitQueue {
             waiter.waker.clone_from(waker);
         }
         Polled::Waiting
+    }
+
+    /// For a waiter holding `ticket`: ready (and the ticket cleared) once granted, else the
+    /// waker is refreshed.
+    ///
+    /// # Panics
+    /// If the ticket is not queued: a waiter only loses its entry by taking its grant.
+    pub(crate) fn poll_queued(&mut self, ticket: &mut Option<Ticket>, waker: &Waker) -> std::task::Poll<()> {
+        let queued = ticket.expect("poll_queued without a ticket");
+        match self.poll(queued, waker) {
+            Polled::Granted => {
+                *ticket = None;
+                std::task::Poll::Ready(())
+            }
+            Polled::Waiting => std::task::Poll::Pending,
+            Polled::Gone => unreachable!("a queued waiter lost its place"),
+        }
     }
 
     /// Removes `ticket`'s entry; returns `Some(true)` if it had been granted (the caller must

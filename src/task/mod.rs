@@ -2,7 +2,7 @@
 //! through [`TaskRef<M>`] and driven by their [`Cx<M>`].
 //!
 //! This module knows nothing of workers or queues: a task reaches its runtime only through the
-//! [`Schedule`] trait, so the raw task can be tested (and loom-checked) with a toy scheduler.
+//! `Schedule` trait, so the raw task can be tested (and loom-checked) with a toy scheduler.
 
 mod builder;
 mod current;

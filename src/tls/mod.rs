@@ -1,4 +1,4 @@
-//! TLS over [`TcpStream`](crate::net::TcpStream), with rustls 0.23 (the `ring` provider).
+//! TLS over [`crate::net::TcpStream`], with rustls 0.23 (the `ring` provider).
 //!
 //! Certificate chains and keys are read from PEM files by rustls-pki-types. A server may ask
 //! for client certificates; both sides may offer ALPN protocols; the client names the server
