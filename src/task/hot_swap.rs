@@ -204,7 +204,7 @@ pub(super) fn fail_pending(slot: &mut Slot) {
 /// `TaskRef::hot_swap`: queues the request and wakes the task so that a waiting receive
 /// notices it.
 pub(crate) fn request(raw: RawTask, code: Box<dyn Any + Send>) -> HotSwap {
-    let reply: ReplySlot = Arc::default();
+    let reply: ReplySlot = Arc::new(Mutex::new(Reply::default()));
     let extras = raw.extras();
     {
         let mut inner = extras.inner.lock();
