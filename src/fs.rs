@@ -377,6 +377,33 @@ impl AsyncSeek for File {
     }
 }
 
+/// Bytes written but not flushed are not lost: they go to the OS in the background (after the
+/// job in flight, if any). Errors then have nobody to go to; `flush` or `close` first to see them.
+impl Drop for File {
+    fn drop(&mut self) {
+        let unwritten = std::mem::take(&mut self.write_buf);
+        let state = std::mem::replace(&mut self.state, State::Idle(None));
+        let pool = || Handle::current_or_default().blocking_pool().clone();
+        match state {
+            State::Idle(Some(mut file)) if !unwritten.is_empty() => {
+                pool().spawn(move || file.write_all(&unwritten)).detach();
+            }
+            State::Busy(in_flight) if !unwritten.is_empty() => {
+                pool()
+                    .spawn(move || {
+                        if let Ok((mut file, _)) = in_flight.wait() {
+                            let _ = file.write_all(&unwritten);
+                        }
+                    })
+                    .detach();
+            }
+            // A job in flight finishes on its own (its completion is let go, not cancelled).
+            State::Busy(in_flight) => in_flight.detach(),
+            State::Idle(_) => {}
+        }
+    }
+}
+
 impl fmt::Debug for File {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("File")

@@ -143,3 +143,28 @@ fn missing_files_directories_and_permissions_give_clear_errors() {
         assert_eq!(denied.kind(), ErrorKind::PermissionDenied);
     });
 }
+
+#[test]
+fn bytes_written_but_not_flushed_reach_the_file_after_a_drop() {
+    let _w = watchdog(Duration::from_secs(30));
+    let path = TempPath::new("unflushed");
+    let p = path.0.clone();
+    {
+        let rt = rt(2);
+        rt.block_on(async move {
+            let mut file = File::create(&p).await.unwrap();
+            file.write_all(&pattern(200_000)).await.unwrap(); // some in flight, some gathered
+            file.write_all(b"tail").await.unwrap();
+        }); // dropped unflushed
+    } // and the runtime with it
+    let mut expected = pattern(200_000);
+    expected.extend_from_slice(b"tail");
+    // The background write has no one to signal; look until it lands (bounded).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read(&path.0).map(|b| b.len()).unwrap_or(0) < expected.len()
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(std::fs::read(&path.0).unwrap() == expected, "every byte written arrived, in order");
+}

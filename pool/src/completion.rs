@@ -23,6 +23,8 @@ struct State<T> {
     started: bool,
     /// The completion was dropped before the job began: skip it.
     abandoned: bool,
+    /// `detach` was called: dropping the completion does not skip the job.
+    detached: bool,
     /// A plain thread blocks in `wait` (the condition variable is only signalled then: a
     /// signal costs a system call).
     blocked: bool,
@@ -48,6 +50,7 @@ pub fn completion<T>() -> (Completer<T>, Completion<T>) {
             waker: None,
             started: false,
             abandoned: false,
+            detached: false,
             blocked: false,
         }),
         done: Condvar::new(),
@@ -75,6 +78,12 @@ impl<T> Completion<T> {
         }
     }
 
+    /// Lets the job run to its end even though nobody will look at the outcome (dropping the
+    /// completion instead would skip a job that has not started).
+    pub fn detach(self) {
+        lock(&self.slot).detached = true;
+    }
+
     /// True once the job has finished (its outcome is waiting to be taken).
     pub fn is_finished(&self) -> bool {
         lock(&self.slot).outcome.is_some()
@@ -99,7 +108,7 @@ impl<T> Future for Completion<T> {
 impl<T> Drop for Completion<T> {
     fn drop(&mut self) {
         let mut state = lock(&self.slot);
-        if !state.started {
+        if !state.started && !state.detached {
             state.abandoned = true;
         }
         state.waker = None;

@@ -340,6 +340,12 @@ impl ThreadPool {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
     }
 
+    /// Stops taking jobs and returns at once; the threads finish what is queued, then exit.
+    pub fn close(&self) {
+        self.shared.lock().shutdown = true;
+        self.shared.work.notify_all();
+    }
+
     /// Stops taking jobs, lets the threads finish what is queued, and waits at most `timeout`
     /// for them to exit. Jobs still queued then are cancelled (their completions fail with
     /// [`JobError::Shutdown`]); running ones are reported.

@@ -195,3 +195,32 @@ fn completions_work_under_other_executors() {
     let b = rt.block_on(pool.spawn(|| "tokio"));
     assert_eq!(b.unwrap(), "tokio");
 }
+
+#[test]
+fn close_lets_queued_jobs_run_and_refuses_new_ones() {
+    let pool = ThreadPool::new(1);
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let first = pool.spawn(move || release_rx.recv().is_ok());
+    let queued: Vec<_> = (0..5).map(|i| pool.spawn(move || i)).collect();
+    pool.close();
+    assert!(matches!(pool.spawn(|| 0).wait(), Err(JobError::Shutdown)));
+    release_tx.send(()).unwrap();
+    assert!(first.wait().unwrap());
+    assert_eq!(queued.into_iter().map(|c| c.wait().unwrap()).sum::<i32>(), 10);
+    assert!(
+        eventually(Duration::from_secs(5), || pool.threads() == 0),
+        "the threads exit once the queue is empty"
+    );
+}
+
+#[test]
+fn a_detached_completion_does_not_skip_its_job() {
+    let pool = ThreadPool::new(1);
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let blocker = pool.spawn(move || release_rx.recv().unwrap());
+    let (done_tx, done_rx) = mpsc::channel();
+    pool.spawn(move || done_tx.send("ran").unwrap()).detach();
+    release_tx.send(()).unwrap();
+    blocker.wait().unwrap();
+    assert_eq!(done_rx.recv_timeout(Duration::from_secs(5)), Ok("ran"));
+}

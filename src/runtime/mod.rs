@@ -67,13 +67,15 @@ pub struct Handle {
     pub(crate) shared: Arc<Shared>,
 }
 
-/// Stops the blocking pool when shutdown is over (after the tasks, which may still await it).
+/// Closes the blocking pool when shutdown is over (after the tasks, which may still await it).
+/// Jobs of tasks that are gone are skipped (their completions were dropped); detached ones,
+/// such as the last writes of a dropped `fs::File`, still run; then the threads exit.
 struct StopBlockingPool<'a>(&'a Shared);
 
 impl Drop for StopBlockingPool<'_> {
     fn drop(&mut self) {
         if let Some(pool) = self.0.blocking.get() {
-            pool.shutdown(Duration::ZERO);
+            pool.close();
         }
     }
 }
