@@ -321,9 +321,8 @@ impl<M: Send + 'static> Future for ReceiveOrSwap<'_, M> {
     type Output = Received<M>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Received<M>> {
-        let raw = self.receive.cx.raw;
-        if let AtWait::Tell = hot_swap::at_wait(raw, true) {
-            return Poll::Ready(Received::SwapRequested(SwapRequest::new(raw)));
+        if let AtWait::Tell(request) = hot_swap::at_wait(self.receive.cx.raw, true) {
+            return Poll::Ready(Received::SwapRequested(request));
         }
         Pin::new(&mut self.receive).poll(cx).map(|m| m.map_or(Received::Closed, Received::Message))
     }

@@ -107,7 +107,7 @@ pub(crate) enum AtWait {
     /// Swap now: stay pending; the task body takes over.
     SwapNow,
     /// A request the running code has not been told about (only for `receive_or_swap`).
-    Tell,
+    Tell(SwapRequest),
 }
 
 /// Called by a mailbox wait; `tell` if the caller can report a request to the running code.
@@ -125,7 +125,7 @@ pub(crate) fn at_wait(raw: RawTask, tell: bool) -> AtWait {
     match slot.request.as_mut() {
         Some(request) if tell && !request.told => {
             request.told = true;
-            AtWait::Tell
+            AtWait::Tell(SwapRequest::new(raw, request.reply.clone()))
         }
         _ => AtWait::Receive,
     }
@@ -174,11 +174,15 @@ pub(crate) fn set_swappable(raw: RawTask, swappable: bool) {
     extras.inner.lock().hot_swap.swappable = swappable;
 }
 
-/// `SwapRequest::accept` (`None`) / `decline` (`Some(reason)`).
-fn decide(raw: RawTask, decline: Option<String>) {
+/// `SwapRequest::accept` (`None`) / `decline` (`Some(reason)`) of the request answered through
+/// `reply` (if it is still the pending one).
+fn decide(raw: RawTask, reply: &ReplySlot, decline: Option<String>) {
     let Some(extras) = raw.extras_if_any() else { return };
     let mut inner = extras.inner.lock();
     let slot = &mut inner.hot_swap;
+    if !slot.request.as_ref().is_some_and(|r| Arc::ptr_eq(&r.reply, reply)) {
+        return; // withdrawn (and maybe replaced) meanwhile
+    }
     match decline {
         None => {
             if let Some(request) = slot.request.as_mut() {
@@ -315,21 +319,22 @@ impl fmt::Debug for HotSwap {
 #[must_use = "dropping the request declines it"]
 pub struct SwapRequest {
     raw: Option<RawTask>,
+    reply: ReplySlot,
 }
 
 // SAFETY: holds a counted task reference, usable from any thread (as in `TaskRef`).
 unsafe impl Send for SwapRequest {}
 
 impl SwapRequest {
-    pub(crate) fn new(raw: RawTask) -> SwapRequest {
+    fn new(raw: RawTask, reply: ReplySlot) -> SwapRequest {
         raw.ref_inc();
-        SwapRequest { raw: Some(raw) }
+        SwapRequest { raw: Some(raw), reply }
     }
 
     /// Lets the swap happen at the next mailbox wait.
     pub fn accept(mut self) {
         if let Some(raw) = self.raw.take() {
-            decide(raw, None);
+            decide(raw, &self.reply, None);
             raw.drop_reference();
         }
     }
@@ -337,7 +342,7 @@ impl SwapRequest {
     /// Refuses the swap; the requester gets [`HotSwapError::Declined`] with `reason`.
     pub fn decline(mut self, reason: impl Into<String>) {
         if let Some(raw) = self.raw.take() {
-            decide(raw, Some(reason.into()));
+            decide(raw, &self.reply, Some(reason.into()));
             raw.drop_reference();
         }
     }
@@ -346,7 +351,7 @@ impl SwapRequest {
 impl Drop for SwapRequest {
     fn drop(&mut self) {
         if let Some(raw) = self.raw.take() {
-            decide(raw, Some("the swap request was dropped undecided".into()));
+            decide(raw, &self.reply, Some("the swap request was dropped undecided".into()));
             raw.drop_reference();
         }
     }
