@@ -2,8 +2,8 @@
 //!
 //! A new job wakes an idle thread if there is one, else starts a thread if the limit allows;
 //! a thread that finds the queue empty waits `idle_timeout` for more before exiting (down to
-//! `min_threads`). Before sleeping, a thread spins briefly: under a steady stream of short
-//! jobs that saves a futex sleep and wake per job.
+//! `min_threads`). Before sleeping, one thread at a time spins briefly: under a steady stream
+//! of short jobs that saves a futex sleep and wake per job.
 
 use crate::completion::{Completer, Completion, completion};
 use crate::error::JobError;
@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -94,6 +94,7 @@ impl Builder {
             work: Condvar::new(),
             quiet: Condvar::new(),
             queued: AtomicUsize::new(0),
+            spinning: AtomicBool::new(false),
             next_thread: AtomicUsize::new(0),
             config: Config { min_threads, idle_timeout: self.idle_timeout, name: self.name },
             starter: self.starter.unwrap_or_else(|| Arc::new(|builder, body| builder.spawn(body).map(drop))),
@@ -135,6 +136,8 @@ struct Shared {
     quiet: Condvar,
     /// Queue length, readable without the lock (spinning threads look at it).
     queued: AtomicUsize,
+    /// A thread is spinning for work.
+    spinning: AtomicBool,
     next_thread: AtomicUsize,
     config: Config,
     starter: ThreadStarter,
@@ -215,16 +218,24 @@ impl Shared {
         }
     }
 
-    /// Spins for a few microseconds; true if a job appeared.
+    /// Spins for a few microseconds; true if a job appeared. Only one thread spins at a time:
+    /// with hundreds of threads on a few cores, spinners would take the CPU from the very
+    /// threads that queue and run the jobs.
     fn spin_for_work(&self) -> bool {
+        if self.spinning.swap(true, Ordering::Acquire) {
+            return false;
+        }
         let start = Instant::now();
+        let mut found = false;
         while start.elapsed() < Duration::from_micros(20) {
             if self.queued.load(Ordering::Relaxed) > 0 {
-                return true;
+                found = true;
+                break;
             }
             std::hint::spin_loop();
         }
-        false
+        self.spinning.store(false, Ordering::Release);
+        found
     }
 }
 
