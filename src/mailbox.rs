@@ -134,6 +134,34 @@ impl<M> Inner<M> {
         self.queue.pop_front()
     }
 
+    fn has_sources(&self) -> bool {
+        self.slow.as_ref().is_some_and(|s| !s.sources.is_empty())
+    }
+
+    #[inline(never)]
+    /// A receive's search when channel sources are attached: plain receives take the next
+    /// message (see `take_next`), selective ones search everything in order; if nothing is
+    /// found, the sources are marked waiting and looked at once more.
+    fn find_with_sources(
+        &mut self,
+        mut matches: Option<&mut dyn FnMut(&M) -> bool>,
+        finished: &mut Vec<Box<dyn Source<M>>>,
+    ) -> Option<M> {
+        let mut find = |inner: &mut Inner<M>, finished: &mut Vec<_>| match matches.as_mut() {
+            None => inner.take_next(),
+            Some(matches) => {
+                finished.append(&mut inner.pull());
+                let pos = inner.queue.iter().position(&mut *matches);
+                pos.and_then(|pos| inner.queue.remove(pos))
+            }
+        };
+        if let Some(found) = find(self, finished) {
+            return Some(found);
+        }
+        finished.append(&mut self.pull_before_waiting());
+        find(self, finished)
+    }
+
     /// Marks the sources as waiting and pulls once more (see the module docs).
     fn pull_before_waiting(&mut self) -> Vec<Box<dyn Source<M>>> {
         let Some(slow) = self.slow.as_mut() else { return Vec::new() };
@@ -196,7 +224,7 @@ impl<M> Mailbox<M> {
             return Err(SendError::Closed(message));
         }
         // Channel messages that arrived earlier go first.
-        let finished = inner.pull();
+        let finished = if inner.has_sources() { inner.pull() } else { Vec::new() };
         if !control && !inner.has_room() {
             drop(inner);
             drop(finished);
@@ -221,21 +249,17 @@ impl<M> Mailbox<M> {
     ) -> Poll<Option<M>> {
         let mut inner = self.inner.lock();
         let mut finished = Vec::new();
-        let mut matches = matches;
-        let mut find = |inner: &mut Inner<M>, finished: &mut Vec<_>| match matches.as_mut() {
-            None => inner.take_next(),
-            Some(matches) => {
-                // Selective: everything must be in the queue to be searched in order.
-                finished.append(&mut inner.pull());
-                let pos = inner.queue.iter().position(&mut *matches);
-                pos.and_then(|pos| inner.queue.remove(pos))
+        let found = if inner.has_sources() {
+            inner.find_with_sources(matches, &mut finished)
+        } else {
+            match matches {
+                None => inner.queue.pop_front(),
+                Some(matches) => {
+                    let pos = inner.queue.iter().position(matches);
+                    pos.and_then(|pos| inner.queue.remove(pos))
+                }
             }
         };
-        let mut found = find(&mut inner, &mut finished);
-        if found.is_none() {
-            finished.append(&mut inner.pull_before_waiting());
-            found = find(&mut inner, &mut finished);
-        }
         if let Some(message) = found {
             *registered = false;
             inner.owner_waiting = false;
