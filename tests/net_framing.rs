@@ -2,7 +2,6 @@
 //! vanish mid-message.
 mod common;
 use common::*;
-use rycos::net::{TcpListener, TcpStream};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::ErrorKind;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,14 +26,6 @@ unsafe impl GlobalAlloc for Tracking {
 
 #[global_allocator]
 static ALLOCATOR: Tracking = Tracking;
-
-async fn pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let accept = rycos::spawn(async move { listener.accept().await.unwrap().0 });
-    let client = TcpStream::connect(addr).await.unwrap();
-    (client, accept.await.unwrap())
-}
 
 #[test]
 fn messages_round_trip_in_order_including_empty_and_large() {

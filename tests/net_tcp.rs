@@ -7,15 +7,6 @@ use std::io::ErrorKind;
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
-/// A connected pair on loopback.
-async fn pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let accept = rycos::spawn(async move { listener.accept().await.unwrap().0 });
-    let client = TcpStream::connect(addr).await.unwrap();
-    (client, accept.await.unwrap())
-}
-
 #[test]
 fn read_write_exact_and_peek() {
     let _w = watchdog(Duration::from_secs(30));

@@ -94,3 +94,12 @@ impl Gate {
 pub async fn pending_forever() {
     std::future::pending::<()>().await
 }
+
+/// A connected TCP pair on loopback: (client, accepted).
+pub async fn pair() -> (rycos::net::TcpStream, rycos::net::TcpStream) {
+    let listener = rycos::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accept = rycos::spawn(async move { listener.accept().await.unwrap().0 });
+    let client = rycos::net::TcpStream::connect(addr).await.unwrap();
+    (client, accept.await.unwrap())
+}
