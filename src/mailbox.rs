@@ -24,8 +24,11 @@
 //!   before it appends, so the queue holds messages in order of arrival, whatever their kind.
 
 use crate::error::{SendError, TryRecvError};
+#[cfg(loom)]
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{Ordering, fence};
+#[cfg(not(loom))]
+use crate::spin::SpinMutex as Mutex;
 use crate::task::RawTask;
 use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
@@ -49,10 +52,12 @@ struct Inner<M> {
 pub(crate) trait Source<M>: Send {
     /// Appends up to `max` messages to `queue`; returns how many.
     fn pull_into(&mut self, queue: &mut VecDeque<M>, max: usize) -> usize;
+    /// The next message, if there is one.
+    fn next(&mut self) -> Option<M>;
     /// True once the source will never yield again (unsubscribed, channel closed).
     fn is_finished(&self) -> bool;
-    /// Marks (or unmarks) the receiver as waiting for this source.
-    fn set_waiting(&self, waiting: bool);
+    /// Marks the receiver as waiting for this source: the next message wakes it.
+    fn set_waiting(&self);
 }
 
 struct Slow<M> {
@@ -114,23 +119,27 @@ impl<M> Inner<M> {
         Vec::new()
     }
 
-    /// The next message for a plain receive. With nothing queued, a batch of channel messages
-    /// is moved into the queue first. (A direct send also pulls the sources before it appends,
-    /// so queued messages are in order of arrival whatever their kind.)
+    /// The next message for a plain receive: the queue first (a direct send pulls the sources
+    /// before it appends, so queued messages came before anything still in a source); then
+    /// straight from the only source, or a batch from several sources, taking turns.
     fn take_next(&mut self) -> Option<M> {
-        if self.queue.is_empty() {
-            let slow = self.slow.as_mut().filter(|s| !s.sources.is_empty())?;
-            let count = slow.sources.len();
-            let mut pulled = 0;
-            for i in 0..count {
-                let index = (slow.next_source + i) % count;
-                pulled += slow.sources[index].pull_into(&mut self.queue, BATCH - pulled);
-                if pulled >= BATCH {
-                    break;
-                }
-            }
-            slow.next_source = (slow.next_source + 1) % count;
+        if let Some(message) = self.queue.pop_front() {
+            return Some(message);
         }
+        let slow = self.slow.as_mut()?;
+        let count = slow.sources.len();
+        if count <= 1 {
+            return slow.sources.first_mut()?.next();
+        }
+        let mut pulled = 0;
+        for i in 0..count {
+            let index = (slow.next_source + i) % count;
+            pulled += slow.sources[index].pull_into(&mut self.queue, BATCH - pulled);
+            if pulled >= BATCH {
+                break;
+            }
+        }
+        slow.next_source = (slow.next_source + 1) % count;
         self.queue.pop_front()
     }
 
@@ -138,28 +147,23 @@ impl<M> Inner<M> {
         self.slow.as_ref().is_some_and(|s| !s.sources.is_empty())
     }
 
-    #[inline(never)]
-    /// A receive's search when channel sources are attached: plain receives take the next
-    /// message (see `take_next`), selective ones search everything in order; if nothing is
-    /// found, the sources are marked waiting and looked at once more.
-    fn find_with_sources(
+    /// One search: plain receives take the next message, selective ones search everything in
+    /// order (the sources pulled first).
+    fn find(
         &mut self,
-        mut matches: Option<&mut dyn FnMut(&M) -> bool>,
+        matches: &mut Option<&mut dyn FnMut(&M) -> bool>,
         finished: &mut Vec<Box<dyn Source<M>>>,
     ) -> Option<M> {
-        let mut find = |inner: &mut Inner<M>, finished: &mut Vec<_>| match matches.as_mut() {
-            None => inner.take_next(),
+        match matches {
+            None => self.take_next(),
             Some(matches) => {
-                finished.append(&mut inner.pull());
-                let pos = inner.queue.iter().position(&mut *matches);
-                pos.and_then(|pos| inner.queue.remove(pos))
+                if self.has_sources() {
+                    finished.append(&mut self.pull());
+                }
+                let pos = self.queue.iter().position(&mut **matches)?;
+                self.queue.remove(pos)
             }
-        };
-        if let Some(found) = find(self, finished) {
-            return Some(found);
         }
-        finished.append(&mut self.pull_before_waiting());
-        find(self, finished)
     }
 
     /// Marks the sources as waiting and pulls once more (see the module docs).
@@ -169,7 +173,7 @@ impl<M> Inner<M> {
             return Vec::new();
         }
         for source in &slow.sources {
-            source.set_waiting(true);
+            source.set_waiting();
         }
         fence(Ordering::SeqCst);
         self.pull()
@@ -240,6 +244,7 @@ impl<M> Mailbox<M> {
 
     /// Takes the first message that `matches` accepts, or registers the receiver.
     /// `registered` records whether a registration may be left behind (see `unregister`).
+    #[inline]
     pub(crate) fn poll_receive(
         &self,
         cx: &mut Context<'_>,
@@ -247,19 +252,41 @@ impl<M> Mailbox<M> {
         registered: &mut bool,
         matches: Option<&mut dyn FnMut(&M) -> bool>,
     ) -> Poll<Option<M>> {
+        // The common case, kept small enough to inline: a plain receive that finds a message.
+        if matches.is_none() {
+            let mut inner = self.inner.lock();
+            if let Some(message) = inner.take_next() {
+                *registered = false;
+                inner.owner_waiting = false;
+                let sender = inner.take_waiting_sender();
+                drop(inner);
+                if let Some(sender) = sender {
+                    sender.wake();
+                }
+                return Poll::Ready(Some(message));
+            }
+        }
+        self.poll_receive_searching(cx, owner, registered, matches)
+    }
+
+    /// The rest of `poll_receive`: selective receives, and receives about to wait.
+    #[inline(never)]
+    fn poll_receive_searching(
+        &self,
+        cx: &mut Context<'_>,
+        owner: RawTask,
+        registered: &mut bool,
+        matches: Option<&mut dyn FnMut(&M) -> bool>,
+    ) -> Poll<Option<M>> {
+        let mut matches = matches;
         let mut inner = self.inner.lock();
         let mut finished = Vec::new();
-        let found = if inner.has_sources() {
-            inner.find_with_sources(matches, &mut finished)
-        } else {
-            match matches {
-                None => inner.queue.pop_front(),
-                Some(matches) => {
-                    let pos = inner.queue.iter().position(matches);
-                    pos.and_then(|pos| inner.queue.remove(pos))
-                }
-            }
-        };
+        let mut found = inner.find(&mut matches, &mut finished);
+        if found.is_none() && inner.has_sources() {
+            // About to wait: mark the sources, then look once more (see the module docs).
+            finished.append(&mut inner.pull_before_waiting());
+            found = inner.find(&mut matches, &mut finished);
+        }
         if let Some(message) = found {
             *registered = false;
             inner.owner_waiting = false;

@@ -331,3 +331,52 @@ fn a_waiting_subscriber_is_woken_by_every_message() {
         });
     });
 }
+
+#[test]
+fn subscribers_that_ended_are_not_counted() {
+    let _w = watchdog(Duration::from_secs(10));
+    let rt = rt(2);
+    rt.block_on(async {
+        let chan = Channel::<u32>::new("ended").unwrap();
+        let (stays, stays_got) = collector::<u32>(2);
+        let (leaves, leaves_got) = collector::<u32>(1);
+        chan.subscribe(&stays).unwrap();
+        chan.subscribe(&leaves).unwrap();
+        assert_eq!(chan.send(1).unwrap(), 2);
+        assert_eq!(leaves_got.await.unwrap(), [1]);
+        // The task has ended (its join handle said so): no later send counts it.
+        assert_eq!(chan.subscribers(), 1);
+        assert_eq!(chan.send(2).unwrap(), 1);
+        assert_eq!(stays_got.await.unwrap(), [1, 2]);
+        assert!(matches!(chan.send(3), Err(PublishError::NoSubscribers(3))));
+    });
+}
+
+#[test]
+fn a_subscription_alone_does_not_keep_a_waiting_subscriber_alive_once_the_channel_goes() {
+    let _w = watchdog(Duration::from_secs(10));
+    each_flavor(|rt| {
+        rt.block_on(async {
+            for close in [false, true] {
+                let chan = Channel::<u32>::new("goes").unwrap();
+                let (task, done) = rycos::spawn_task_joinable(|cx: Cx<u32>| async move {
+                    let mut got = Vec::new();
+                    // `None`: no sender is left, the channel's subscription included.
+                    while let Some(m) = cx.receive().await {
+                        got.push(m);
+                    }
+                    got
+                });
+                chan.subscribe(&task).unwrap();
+                drop(task);
+                chan.send(7).unwrap();
+                rycos::yield_now().await; // the subscriber most likely waits again now
+                if close {
+                    chan.close();
+                }
+                drop(chan);
+                assert_eq!(done.await.unwrap(), [7], "close: {close}");
+            }
+        });
+    });
+}

@@ -44,7 +44,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -67,6 +67,7 @@ struct Inner<M> {
     name: Arc<str>,
     transform: Option<Transform<M>>,
     registry: Arc<Registry>,
+    board: Arc<Board>,
     state: Mutex<State<M>>,
 }
 
@@ -92,8 +93,6 @@ impl<M> State<M> {
 struct TaskSubscription {
     id: TaskId,
     flags: Arc<Flags>,
-    /// Wakes the task's receive if it waits.
-    wake: Box<dyn Fn() + Send + Sync>,
 }
 
 impl TaskSubscription {
@@ -102,14 +101,61 @@ impl TaskSubscription {
     }
 }
 
+impl Drop for TaskSubscription {
+    /// The wake-up holds a `TaskRef` (a sender: it keeps the task's receive from seeing "no
+    /// senders left"); it goes with the subscription, which also breaks the cycle
+    /// task → mailbox → source → flags → task.
+    fn drop(&mut self) {
+        self.flags.wake.lock().take();
+    }
+}
+
 /// Shared by a subscription and the source in the subscriber's mailbox.
 struct Flags {
-    /// The subscriber's receive waits and needs a wake-up for the next message.
+    /// The subscriber's receive waits and is on the board's waiting list.
     waiting: AtomicBool,
     /// The log position where the subscription ends (`u64::MAX` while subscribed).
     stop_at: AtomicU64,
     /// The source is gone: the task has ended.
     gone: AtomicBool,
+    board: Arc<Board>,
+    /// Wakes the task's receive; present while the channel lists the subscription.
+    wake: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+}
+
+/// What subscribers' mailboxes post for their channel, so that a send looks at two counters
+/// rather than at every subscription.
+#[derive(Default)]
+struct Board {
+    /// Subscriptions whose task ended since the channel last swept its list.
+    ended: AtomicUsize,
+    /// Receivers waiting for the channel's next message; `waiting_count` is its length.
+    waiting: Mutex<Vec<Arc<Flags>>>,
+    waiting_count: AtomicUsize,
+}
+
+impl Board {
+    /// Wakes every waiting receiver (after a message was appended and fenced).
+    fn wake_waiting(&self) {
+        if self.waiting_count.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let waiting = {
+            let mut list = self.waiting.lock();
+            self.waiting_count.store(0, Ordering::Relaxed);
+            std::mem::take(&mut *list)
+        };
+        // Woken outside the board lock: a wake takes the mailbox lock, and receivers take the
+        // board lock while holding theirs.
+        for flags in waiting {
+            if flags.waiting.swap(false, Ordering::AcqRel) {
+                let wake = flags.wake.lock();
+                if let Some(wake) = wake.as_ref() {
+                    wake();
+                }
+            }
+        }
+    }
 }
 
 /// The mailbox side of a task's subscription: a cursor in the channel's log.
@@ -136,13 +182,24 @@ where
         pulled
     }
 
+    fn next(&mut self) -> Option<N> {
+        if self.cursor.seq() >= self.flags.stop_at.load(Ordering::Acquire) {
+            return None;
+        }
+        self.cursor.next().map(N::from)
+    }
+
     fn is_finished(&self) -> bool {
         self.cursor.seq() >= self.flags.stop_at.load(Ordering::Acquire)
     }
 
-    fn set_waiting(&self, waiting: bool) {
-        if self.flags.waiting.load(Ordering::Relaxed) != waiting {
-            self.flags.waiting.store(waiting, Ordering::SeqCst);
+    fn set_waiting(&self) {
+        if !self.flags.waiting.load(Ordering::Relaxed) {
+            self.flags.waiting.store(true, Ordering::Relaxed);
+            let board = &self.flags.board;
+            let mut list = board.waiting.lock();
+            list.push(self.flags.clone());
+            board.waiting_count.store(list.len(), Ordering::Relaxed);
         }
     }
 }
@@ -150,6 +207,7 @@ where
 impl<M, N> Drop for LogSource<M, N> {
     fn drop(&mut self) {
         self.flags.gone.store(true, Ordering::Release);
+        self.flags.board.ended.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -358,6 +416,7 @@ impl<M: Clone + Send + Sync + 'static> ChannelBuilder<M> {
             name: self.name.clone(),
             transform: self.transform,
             registry: registry.clone(),
+            board: Arc::default(),
             state: Mutex::new(State {
                 log: Writer::new(),
                 tasks: Vec::new(),
@@ -429,10 +488,13 @@ impl<M: Clone + Send + Sync + 'static> Channel<M> {
             if state.tasks.iter().any(|t| t.id == id && t.is_live()) {
                 return Ok(());
             }
+            let task_ref = task.clone();
             let flags = Arc::new(Flags {
                 waiting: AtomicBool::new(false),
                 stop_at: AtomicU64::new(u64::MAX),
                 gone: AtomicBool::new(false),
+                board: self.inner.board.clone(),
+                wake: Mutex::new(Some(Box::new(move || task_ref.wake_receiver()))),
             });
             let source =
                 LogSource::<M, N> { cursor: state.log.cursor(), flags: flags.clone(), _into: PhantomData };
@@ -440,8 +502,7 @@ impl<M: Clone + Send + Sync + 'static> Channel<M> {
             if task.attach_source(Box::new(source)).is_err() {
                 return Err(ChannelError::TaskEnded);
             }
-            let task = task.clone();
-            state.tasks.push(TaskSubscription { id, flags, wake: Box::new(move || task.wake_receiver()) });
+            state.tasks.push(TaskSubscription { id, flags });
             std::mem::take(&mut state.watchers)
         };
         for waker in watchers {
@@ -554,6 +615,12 @@ impl<M: Clone + Send + Sync + 'static> Channel<M> {
     /// Hands `message` (after the transform) to every subscriber, under the channel lock so
     /// that all subscribers see one order; drops subscriptions whose end has gone.
     fn fan_out(&self, state: &mut State<M>, message: M) -> Result<usize, PublishError<M>> {
+        // Subscribers whose task ended go first. (A task that ended posts it on the board
+        // before its end can be observed.)
+        let ended = &self.inner.board.ended;
+        if ended.load(Ordering::Relaxed) > 0 && ended.swap(0, Ordering::Acquire) > 0 {
+            state.tasks.retain(TaskSubscription::is_live);
+        }
         if state.tasks.is_empty() && state.channels.is_empty() {
             return Err(PublishError::NoSubscribers(message));
         }
@@ -575,18 +642,14 @@ impl<M: Clone + Send + Sync + 'static> Channel<M> {
         if state.tasks.is_empty() {
             return Ok(delivered);
         }
-        // Count before appending: a task that reads the message and ends at once still got it.
-        state.tasks.retain(TaskSubscription::is_live);
+        // Counted before appending: a task that reads the message and ends at once still got it.
         delivered += state.tasks.len();
         state.log.push(message);
-        // Pairs with the fence in the mailbox between marking a source waiting and looking at
-        // it once more: either that look finds this message, or this check finds the mark.
+        // Pairs with the fence in the mailbox between putting a receiver on the waiting list
+        // and looking at its sources once more: either that look finds this message, or this
+        // wake-up finds the receiver on the list.
         fence(Ordering::SeqCst);
-        for t in &state.tasks {
-            if t.flags.waiting.load(Ordering::Relaxed) && t.flags.waiting.swap(false, Ordering::AcqRel) {
-                (t.wake)();
-            }
-        }
+        self.inner.board.wake_waiting();
         Ok(delivered)
     }
 
@@ -622,6 +685,8 @@ impl<M: Clone + Send + Sync + 'static> Channel<M> {
 impl<M> Drop for Inner<M> {
     fn drop(&mut self) {
         self.registry.unregister_channel(&self.name, self as *const Self as *const ());
+        // The list holds the flags, which hold the board: break the cycle.
+        self.board.waiting.lock().clear();
     }
 }
 

@@ -111,11 +111,18 @@ pub(crate) enum AtWait {
 }
 
 /// Called by a mailbox wait; `tell` if the caller can report a request to the running code.
+#[inline]
 pub(crate) fn at_wait(raw: RawTask, tell: bool) -> AtWait {
     let Some(extras) = raw.extras_if_any() else { return AtWait::Receive };
     if !extras.swap_pending.load(Ordering::Acquire) {
         return AtWait::Receive;
     }
+    at_wait_pending(raw, extras, tell)
+}
+
+/// `at_wait` once a swap is pending.
+#[inline(never)]
+fn at_wait_pending(raw: RawTask, extras: &super::extras::Extras, tell: bool) -> AtWait {
     let mut inner = extras.inner.lock();
     let slot = &mut inner.hot_swap;
     if slot.ready() {

@@ -147,6 +147,7 @@ impl RawTask {
         self.header().extras.get_or_init(|| Box::new(Extras::default()))
     }
 
+    #[inline]
     pub(crate) fn extras_if_any(&self) -> Option<&Extras> {
         self.header().extras.get()
     }
