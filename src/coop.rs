@@ -28,6 +28,7 @@ pub(crate) fn budgeted<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Spends one unit; `Pending` (with the task woken to run again later) when none is left.
+#[inline]
 pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
     let allowed = REMAINING
         .try_with(|r| match r.get() {

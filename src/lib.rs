@@ -76,8 +76,6 @@ pub mod net;
 pub mod process;
 mod registry;
 pub mod runtime;
-#[cfg(not(loom))]
-mod spin;
 pub mod sync;
 pub mod task;
 pub mod time;

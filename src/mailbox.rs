@@ -24,11 +24,8 @@
 //!   before it appends, so the queue holds messages in order of arrival, whatever their kind.
 
 use crate::error::{SendError, TryRecvError};
-#[cfg(loom)]
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{Ordering, fence};
-#[cfg(not(loom))]
-use crate::spin::SpinMutex as Mutex;
 use crate::task::RawTask;
 use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};

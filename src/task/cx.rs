@@ -275,6 +275,7 @@ impl<M: Send + 'static, P: Filter<M>> Future for Receive<'_, M, P> {
 }
 
 impl<M, P> Drop for Receive<'_, M, P> {
+    #[inline]
     fn drop(&mut self) {
         if self.registered {
             // SAFETY: a Cx<M> only exists for a task with a Mailbox<M>.
