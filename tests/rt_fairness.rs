@@ -83,6 +83,49 @@ fn tasks_queued_behind_a_busy_worker_are_stolen() {
 }
 
 #[test]
+fn a_lone_task_queued_behind_a_hogging_worker_still_runs() {
+    let _w = watchdog(Duration::from_secs(60));
+    let rt = rt(2);
+    for round in 0..20 {
+        let release = Gate::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let r = release.clone();
+        rt.spawn(async move {
+            // One task queued on this worker without waking the other (it would normally run
+            // right after this poll), then the poll hogs the thread until the task has run.
+            rycos::spawn(async move { tx.send(()).unwrap() });
+            r.wait();
+        });
+        rx.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|_| panic!("round {round}: stranded"));
+        release.open();
+    }
+}
+
+#[test]
+fn the_driver_parked_beside_a_busy_worker_picks_up_a_lone_task_behind_a_hog() {
+    let _w = watchdog(Duration::from_secs(60));
+    let rt = rt(2);
+    for round in 0..10 {
+        let release = Gate::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let r = release.clone();
+        let handle = rt.handle().clone();
+        rt.spawn(async move {
+            // Busy here until the other worker has parked: it parked while this worker was
+            // busy, so it parks with a back-stop and nobody is woken for the task below.
+            while handle.metrics().parked_workers == 0 {
+                std::thread::yield_now();
+            }
+            std::thread::sleep(Duration::from_millis(1)); // and is asleep, not on its way
+            rycos::spawn(async move { tx.send(()).unwrap() });
+            r.wait();
+        });
+        rx.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|_| panic!("round {round}: stranded"));
+        release.open();
+    }
+}
+
+#[test]
 fn a_task_that_never_waits_yields_to_others_through_the_budget() {
     let _w = watchdog(Duration::from_secs(60));
     let rt = rt(1);

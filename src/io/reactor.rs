@@ -14,6 +14,7 @@
 //! every `event_interval` ticks, so I/O is not starved while nobody parks.
 
 use crate::loom::sync::Mutex;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use polling::{Event, Events, PollMode, Poller};
 use slab::Slab;
 use std::io;
@@ -33,6 +34,8 @@ pub(crate) struct Reactor {
     poller: Poller,
     mode: PollMode,
     sources: Mutex<Slab<Arc<Source>>>,
+    /// How many sources are registered, readable without the lock (see `has_sources`).
+    registered: AtomicUsize,
     /// The event buffer; only the driver (one worker at a time) polls.
     events: Mutex<Events>,
 }
@@ -75,7 +78,13 @@ impl Reactor {
     pub(crate) fn new() -> io::Result<Reactor> {
         let poller = Poller::new()?;
         let mode = if poller.supports_edge() { PollMode::Edge } else { PollMode::Level };
-        Ok(Reactor { poller, mode, sources: Mutex::new(Slab::new()), events: Mutex::new(Events::new()) })
+        Ok(Reactor {
+            poller,
+            mode,
+            sources: Mutex::new(Slab::new()),
+            registered: AtomicUsize::new(0),
+            events: Mutex::new(Events::new()),
+        })
     }
 
     /// Registers a non-blocking file descriptor for both directions.
@@ -88,6 +97,7 @@ impl Reactor {
         // closed, which is what `Poller::add` requires.
         unsafe { self.poller.add_with_mode(fd.as_raw_fd(), Event::all(key), self.mode)? };
         entry.insert(source.clone());
+        self.registered.fetch_add(1, Ordering::Relaxed);
         Ok(source)
     }
 
@@ -96,10 +106,19 @@ impl Reactor {
         source.close();
         let removed = self.sources.lock().try_remove(source.key);
         debug_assert!(removed.is_some(), "source registered once, removed once");
+        self.registered.fetch_sub(1, Ordering::Relaxed);
         // SAFETY: the descriptor is still open: it is closed only after this returns.
         let fd = unsafe { BorrowedFd::borrow_raw(source.fd) };
         // Fails only if the descriptor was never added, which `register` rules out.
         let _ = self.poller.delete(fd);
+    }
+
+    /// True if any descriptor is registered. Busy workers poll for I/O between tasks only
+    /// then: a poll costs system calls (`epoll_wait`, and `polling` re-arms its timer and
+    /// notifier), which CPU-only workloads should not pay. A registration racing with this
+    /// check is picked up by the next poll, at the latest when a worker parks in the reactor.
+    pub(crate) fn has_sources(&self) -> bool {
+        self.registered.load(Ordering::Relaxed) > 0
     }
 
     /// Wakes a thread blocked in [`poll`](Reactor::poll), or makes its next call return at once.

@@ -55,6 +55,9 @@ pub(crate) struct Shared {
     pub(super) driver_parked: AtomicUsize,
     /// The tick the driver sleeps until; `u64::MAX` unless the driver is about to sleep.
     pub(super) driver_deadline: AtomicU64,
+    /// The parked driver will wake up by itself soon to look for work (see
+    /// `Worker::backstop_deadline`); set before `driver_parked`, cleared after it.
+    pub(super) driver_backstop: AtomicBool,
     exited: Mutex<usize>,
     exited_cv: Condvar,
 }
@@ -91,6 +94,7 @@ impl Shared {
             driver_claimed: AtomicBool::new(false),
             driver_parked: AtomicUsize::new(NO_WORKER),
             driver_deadline: AtomicU64::new(u64::MAX),
+            driver_backstop: AtomicBool::new(false),
             exited: Mutex::new(0),
             exited_cv: Condvar::new(),
         }
