@@ -136,8 +136,8 @@ impl Shared {
         }
     }
 
-    /// A new task goes to the back of the local queue (new work spreads to idle workers), or
-    /// to the global queue from outside.
+    /// A new task goes to the back of the local queue (from where it spreads to idle workers,
+    /// see `Worker::push_local`), or to the global queue from outside.
     fn schedule_new(&self, task: Notified) {
         context::with_worker(|worker| match worker {
             Some(worker) if worker.belongs_to(self) => worker.push_local(task),
