@@ -20,8 +20,9 @@
 //!   pulls new messages from each source's log into its queue whenever it is read (see
 //!   `channel::log`). A receive about to wait puts itself on each source channel's waiting
 //!   list, then looks once more (both sides fence SeqCst: the channel appends, then looks at
-//!   its list), so a message appended meanwhile is either seen now or wakes the task. A direct send pulls the sources
-//!   before it appends, so the queue holds messages in order of arrival, whatever their kind.
+//!   its list), so a message appended meanwhile is either seen now or wakes the task. A direct
+//!   send pulls the sources before it appends, so the queue holds messages in order of
+//!   arrival, whatever their kind.
 
 use crate::error::{SendError, TryRecvError};
 use crate::loom::sync::Mutex;

@@ -106,7 +106,10 @@ impl Drop for TaskSubscription {
     /// senders left"); it goes with the subscription, which also breaks the cycle
     /// task → mailbox → source → flags → task.
     fn drop(&mut self) {
-        self.flags.wake.lock().take();
+        // Dropped after the lock is released: it may be the task's last sender, whose drop
+        // wakes the task's receive.
+        let wake = self.flags.wake.lock().take();
+        drop(wake);
     }
 }
 
