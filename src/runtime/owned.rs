@@ -31,7 +31,13 @@ impl OwnedTasks {
     pub(crate) fn new(num_workers: usize) -> OwnedTasks {
         // One shard under loom: ids grow across loom iterations, and the shard a task lands in must
         // not change the explored interleavings.
-        let n = if cfg!(loom) { 1 } else { (num_workers * 4).next_power_of_two().clamp(16, 256) };
+        //
+        // Otherwise many: a spawning worker inserts while the others remove the tasks that
+        // finished, and a collision on a shard lock can tip both into a mode where they keep
+        // parking on it. With 16 shards for 2 workers, 1M spawn + join fell into that mode in
+        // about one process in five (700-800 ms instead of 280-430); with 64, in none of 12
+        // (BENCHMARKS.md). A shard costs 128 bytes.
+        let n = if cfg!(loom) { 1 } else { (num_workers * 32).next_power_of_two().clamp(64, 1024) };
         OwnedTasks {
             shards: (0..n)
                 .map(|_| {
