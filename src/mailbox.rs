@@ -195,6 +195,14 @@ impl<M> Inner<M> {
         self.slow.get_or_insert_with(Default::default)
     }
 
+    /// A receive took a message: it leaves no registration behind, and in a bounded mailbox
+    /// the oldest waiting delivery may go now (returned, to be woken after unlocking).
+    fn message_taken(&mut self, registered: &mut bool) -> Option<Waker> {
+        *registered = false;
+        self.owner_waiting = false;
+        self.take_waiting_sender()
+    }
+
     /// After a message left a bounded mailbox: the oldest waiting delivery may go now.
     fn take_waiting_sender(&mut self) -> Option<Waker> {
         if self.capacity == u32::MAX {
@@ -254,9 +262,7 @@ impl<M> Mailbox<M> {
         if matches.is_none() {
             let mut inner = self.inner.lock();
             if let Some(message) = inner.take_next() {
-                *registered = false;
-                inner.owner_waiting = false;
-                let sender = inner.take_waiting_sender();
+                let sender = inner.message_taken(registered);
                 drop(inner);
                 if let Some(sender) = sender {
                     sender.wake();
@@ -286,9 +292,7 @@ impl<M> Mailbox<M> {
             found = inner.find(&mut matches, &mut finished);
         }
         if let Some(message) = found {
-            *registered = false;
-            inner.owner_waiting = false;
-            let sender = inner.take_waiting_sender();
+            let sender = inner.message_taken(registered);
             drop(inner);
             drop(finished);
             if let Some(sender) = sender {
