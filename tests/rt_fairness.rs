@@ -82,9 +82,8 @@ fn tasks_queued_behind_a_busy_worker_are_stolen() {
     assert_eq!(got, (0..100).collect::<Vec<_>>());
 }
 
-/// Rounds of: a task (on a worker of `rt`) runs `before`, queues one task on its own worker
-/// without waking the other (it would normally run right after this poll), then hogs the
-/// thread until that task has run somewhere.
+/// Rounds of: a task (on a worker of `rt`) runs `before`, queues one task on its own worker,
+/// then hogs the thread until that task has run somewhere (another worker must take it).
 fn lone_task_behind_a_hog(rt: &Runtime, rounds: u32, before: impl Fn() + Clone + Send + 'static) {
     for round in 0..rounds {
         let release = Gate::default();
@@ -113,14 +112,13 @@ fn the_driver_parked_beside_a_busy_worker_picks_up_a_lone_task_behind_a_hog() {
     let rt = rt(2);
     let handle = rt.handle().clone();
     lone_task_behind_a_hog(&rt, 10, move || {
-        // Busy here until the other worker has parked: it parked while this worker was busy,
-        // so it parks with a back-stop and nobody is woken for the lone task.
+        // Busy here until the other worker has parked while this one is busy: the lone task
+        // must then wake it, not wait for this poll to end.
         while handle.metrics().parked_workers == 0 {
             std::thread::yield_now();
         }
-        // No signal says "asleep in the reactor" rather than "on its way there"; this pause only
-        // makes the back-stop path the likely one. The test passes either way when the runtime
-        // is right, and hangs on either path when it is not.
+        // No signal says "asleep" rather than "on its way there"; this pause only makes the
+        // asleep case the likely one. The test passes either way when the runtime is right.
         std::thread::sleep(Duration::from_millis(1));
     });
 }

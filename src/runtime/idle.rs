@@ -8,11 +8,7 @@
 //! - Whoever makes work available (a spawn, a wake into a local queue, a push to the global
 //!   queue) calls [`Idle::worker_to_notify`], which wakes **one** parked worker, and only if no
 //!   worker is searching already (a searcher will find the work). The woken worker starts as a
-//!   searcher. One exception, for speed: a worker that queues a task locally while it has
-//!   nothing else queued wakes nobody if the parked driver has a back-stop deadline (it parked
-//!   while another worker was busy, and wakes up within 10 ms to look for work by itself).
-//!   The task normally runs on this worker right after the current poll; the back-stop covers
-//!   a poll that hogs the thread instead. (`Worker::push_local`, `Worker::backstop_deadline`.)
+//!   searcher.
 //! - A searcher that finds work stops searching; if it was the last searcher it wakes another
 //!   parked worker, since more work may be queued behind what it found.
 //! - A worker about to park first publishes that it is parked, then checks every queue once more

@@ -55,9 +55,6 @@ pub(crate) struct Shared {
     pub(super) driver_parked: AtomicUsize,
     /// The tick the driver sleeps until; `u64::MAX` unless the driver is about to sleep.
     pub(super) driver_deadline: AtomicU64,
-    /// The parked driver will wake up by itself soon to look for work (see
-    /// `Worker::backstop_deadline`); set before `driver_parked`, cleared after it.
-    pub(super) driver_backstop: AtomicBool,
     exited: Mutex<usize>,
     exited_cv: Condvar,
 }
@@ -94,7 +91,6 @@ impl Shared {
             driver_claimed: AtomicBool::new(false),
             driver_parked: AtomicUsize::new(NO_WORKER),
             driver_deadline: AtomicU64::new(u64::MAX),
-            driver_backstop: AtomicBool::new(false),
             exited: Mutex::new(0),
             exited_cv: Condvar::new(),
         }
@@ -136,8 +132,8 @@ impl Shared {
         }
     }
 
-    /// A new task goes to the back of the local queue (from where it spreads to idle workers,
-    /// see `Worker::push_local`), or to the global queue from outside.
+    /// A new task goes to the back of the local queue (new work spreads to idle workers), or
+    /// to the global queue from outside.
     fn schedule_new(&self, task: Notified) {
         context::with_worker(|worker| match worker {
             Some(worker) if worker.belongs_to(self) => worker.push_local(task),

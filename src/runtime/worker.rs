@@ -45,10 +45,6 @@ const MAX_LIFO_POLLS: u32 = 3;
 /// runtime still sleeps.
 const SPIN_ROUNDS: u32 = if cfg!(loom) { 1 } else { 16 };
 
-/// How long the driver sleeps at most while another worker is busy (see `backstop_deadline`):
-/// about the longest a task waits behind a poll that hogs its worker's thread.
-const BACKSTOP: std::time::Duration = std::time::Duration::from_millis(10);
-
 pub(crate) struct Worker {
     shared: Arc<Shared>,
     index: usize,
@@ -197,30 +193,11 @@ impl Worker {
         }
     }
 
-    /// Queues a task at the back of the local queue; tells an idle worker only if this worker
-    /// now has more than its next task waiting. A lone queued task (a task that yielded, a
-    /// successor spawned by a task about to end) runs here right after the current poll:
-    /// waking another worker for it would only move it to another core, at the price of a
-    /// futex round trip. That is only safe while the driver will look by itself before long
-    /// (its back-stop, see `backstop_deadline`), in case the current poll hogs the thread.
+    /// Queues a task at the back of the local queue and lets an idle worker know there is
+    /// work to steal.
     pub(super) fn push_local(&self, task: Notified) {
         self.local.push(task);
-        if self.local.len() + usize::from(self.lifo_is_set()) > 1 || !self.driver_will_look() {
-            self.shared.notify_parked();
-        }
-    }
-
-    /// True if the parked driver wakes up soon by itself to look for work (or has just woken).
-    fn driver_will_look(&self) -> bool {
-        let shared = &self.shared;
-        shared.driver_parked.load(SeqCst) != NO_WORKER && shared.driver_backstop.load(SeqCst)
-    }
-
-    fn lifo_is_set(&self) -> bool {
-        let task = self.lifo.take();
-        let set = task.is_some();
-        self.lifo.set(task);
-        set
+        self.shared.notify_parked();
     }
 
     fn steal_work(&self) -> Option<Notified> {
@@ -274,7 +251,7 @@ impl Worker {
         }
         if !self.shared.is_shutdown() {
             match self.shared.try_claim_driver() {
-                Some(_driver) => self.park_as_driver(self.backstop_deadline()),
+                Some(_driver) => self.park_as_driver(),
                 None => self.parker.park(None),
             }
             self.shared.remotes[self.index].unparks.fetch_add(1, Relaxed);
@@ -286,31 +263,15 @@ impl Worker {
         crate::loom::loom_trace!("worker {} unparked (searching: {})", self.index, self.is_searching.get());
     }
 
-    /// While another worker runs tasks, the driver (the one parked worker in the reactor) wakes
-    /// up now and then to look for work, so that busy workers may queue a lone task without
-    /// waking anyone (see `push_local`) even if the poll that queued it then hogs the thread.
-    /// When every worker is parked there is no deadline, so an idle runtime stays idle.
-    fn backstop_deadline(&self) -> Option<std::time::Instant> {
-        if cfg!(loom) || self.shared.idle.num_parked() >= self.shared.num_workers() {
-            return None;
-        }
-        Some(std::time::Instant::now() + BACKSTOP)
-    }
-
-    /// Sleeps until notified, until the next timer is due or until `backstop` (see
-    /// `Shared::timer_registered` for the other side of the timer handshake).
-    fn park_as_driver(&self, backstop: Option<std::time::Instant>) {
+    /// Sleeps until notified or until the next timer is due (see `Shared::timer_registered`
+    /// for the other side of this handshake).
+    fn park_as_driver(&self) {
         let shared = &self.shared;
-        shared.driver_backstop.store(backstop.is_some(), SeqCst);
         shared.driver_parked.store(self.index, SeqCst);
         fence(SeqCst); // pairs with the fence in `Shared::timer_registered`
         let next = shared.timers.next_due_tick();
         shared.driver_deadline.store(next, SeqCst);
-        let timer = (next != u64::MAX).then(|| shared.timers.instant_of(next));
-        let deadline = match (timer, backstop) {
-            (Some(t), Some(b)) => Some(t.min(b)),
-            (t, b) => t.or(b),
-        };
+        let deadline = (next != u64::MAX).then(|| shared.timers.instant_of(next));
         #[cfg(not(loom))]
         self.parker.park_in_reactor(deadline);
         // loom cannot model the poller: there the driver sleeps on its condition variable.
@@ -320,7 +281,6 @@ impl Worker {
         }
         shared.driver_deadline.store(u64::MAX, SeqCst);
         shared.driver_parked.store(NO_WORKER, SeqCst);
-        shared.driver_backstop.store(false, SeqCst);
     }
 
     /// Cancels every task still listed and drops the queued wake-ups of this worker.
