@@ -9,14 +9,20 @@
 //! threads, and is started fresh for every measurement. The load generator
 //! (`examples/support/loadgen.rs`, on rycos) runs in this process against whichever server is up:
 //! C connections each send a 64-byte message and wait for the whole echo, for the duration;
-//! only complete, byte-checked echoes count. Runs alternate between the two servers, and the
+//! only complete, byte-checked echoes count. Runs alternate between the servers, and the
 //! figures are medians. The ratio is rycos's round trips per second over tokio's.
+//!
+//! Each server also reports the CPU time it used (user + system, from `getrusage` when it is
+//! told to stop), printed as microseconds per round trip: the cost of an echo independent of
+//! how the two cores were shared with the load generator. `--ceiling` adds a third server with
+//! no runtime at all (an epoll loop per thread, one `read` and one `write` per echo): the most
+//! any server can reach under this load on this machine.
 
 #[path = "../examples/support/mod.rs"]
 mod support;
 
 use clap::Parser;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -43,7 +49,10 @@ struct Args {
     /// TLS only.
     #[arg(long)]
     tls: bool,
-    /// Serve (internal): "rycos" or "tokio".
+    /// Also measure the no-runtime epoll server (plain TCP only): the ceiling for any server.
+    #[arg(long)]
+    ceiling: bool,
+    /// Serve (internal): "rycos", "tokio" or "epoll".
     #[arg(long, hide = true)]
     serve: Option<String>,
     /// Directory of the PEM files for TLS serving (internal).
@@ -74,33 +83,58 @@ fn main() {
         "echo: rycos vs tokio servers ({WORKERS} workers each, own process), rycos load generator, {}-byte messages, {} s × {} runs, medians",
         args.size, args.secs, args.runs
     );
+    println!("(server CPU: user + system microseconds the server process used per round trip)");
     println!(
-        "{:<14} {:>10} {:>10} {:>7}   {:>21} {:>21}",
-        "workload", "rycos rt/s", "tokio rt/s", "ratio", "rycos p50/p99/p999 ms", "tokio p50/p99/p999 ms"
+        "{:<14} {:>10} {:>10} {:>7}   {:>21} {:>21}   {:>15}",
+        "workload",
+        "rycos rt/s",
+        "tokio rt/s",
+        "ratio",
+        "rycos p50/p99/p999 ms",
+        "tokio p50/p99/p999 ms",
+        "server CPU µs/rt"
     );
     for tls in modes {
         for &connections in &args.connections {
-            let mut results: [Vec<support::loadgen::Report>; 2] = [Vec::new(), Vec::new()];
+            let mut flavors = vec!["rycos", "tokio"];
+            if args.ceiling && !tls {
+                flavors.push("epoll");
+            }
+            let mut results: Vec<Vec<Measured>> = vec![Vec::new(); flavors.len()];
             for run in 0..args.runs {
-                // Alternate which server goes first.
-                let order = if run % 2 == 0 { [0, 1] } else { [1, 0] };
-                for which in order {
-                    let flavor = ["rycos", "tokio"][which];
-                    results[which].push(measure(flavor, tls, connections, &args, &pki_dir, &pki));
+                // Rotate which server goes first.
+                for i in 0..flavors.len() {
+                    let which = (run + i) % flavors.len();
+                    results[which].push(measure(flavors[which], tls, connections, &args, &pki_dir, &pki));
                 }
             }
-            let [r, t] = results.map(|reports| median_report(&reports));
+            let medians: Vec<Measured> = results.iter().map(|runs| median(runs)).collect();
+            let (r, t) = (&medians[0], &medians[1]);
             let name = format!("{} C={connections}", if tls { "tls" } else { "plain" });
             let ms = |us: u64| us as f64 / 1e3;
+            let latency = |m: &Measured| {
+                format!("{:.1}/{:.1}/{:.1}", ms(m.report.p50_us), ms(m.report.p99_us), ms(m.report.p999_us))
+            };
             println!(
-                "{name:<14} {:>10.0} {:>10.0} {:>7.2}   {:>21} {:>21}",
-                r.round_trips_per_sec,
-                t.round_trips_per_sec,
-                r.round_trips_per_sec / t.round_trips_per_sec,
-                format!("{:.1}/{:.1}/{:.1}", ms(r.p50_us), ms(r.p99_us), ms(r.p999_us)),
-                format!("{:.1}/{:.1}/{:.1}", ms(t.p50_us), ms(t.p99_us), ms(t.p999_us)),
+                "{name:<14} {:>10.0} {:>10.0} {:>7.2}   {:>21} {:>21}   {:>15}",
+                r.report.round_trips_per_sec,
+                t.report.round_trips_per_sec,
+                r.report.round_trips_per_sec / t.report.round_trips_per_sec,
+                latency(r),
+                latency(t),
+                format!("{:.2} / {:.2}", r.server_cpu_us_per_round_trip, t.server_cpu_us_per_round_trip),
             );
-            let errors: u64 = r.errors + t.errors;
+            if let Some(e) = medians.get(2) {
+                println!(
+                    "  ceiling (epoll, no runtime): {:.0} rt/s = {:.2}× tokio, {} ms, server CPU {:.2} µs/rt = tokio's / {:.2}",
+                    e.report.round_trips_per_sec,
+                    e.report.round_trips_per_sec / t.report.round_trips_per_sec,
+                    latency(e),
+                    e.server_cpu_us_per_round_trip,
+                    t.server_cpu_us_per_round_trip / e.server_cpu_us_per_round_trip,
+                );
+            }
+            let errors: u64 = medians.iter().map(|m| m.report.errors).sum();
             if errors > 0 {
                 println!("  ({errors} errors in the median runs)");
             }
@@ -109,18 +143,31 @@ fn main() {
     let _ = std::fs::remove_dir_all(&pki_dir);
 }
 
-fn median_report(reports: &[support::loadgen::Report]) -> support::loadgen::Report {
-    let mut sorted = reports.to_vec();
-    sorted.sort_by(|a, b| a.round_trips_per_sec.total_cmp(&b.round_trips_per_sec));
+/// One run against one server.
+#[derive(Clone)]
+struct Measured {
+    report: support::loadgen::Report,
+    /// CPU time (user + system) the server process used, per complete round trip.
+    server_cpu_us_per_round_trip: f64,
+}
+
+/// The run with the median throughput, with each latency percentile and the CPU cost replaced
+/// by its own median over the runs.
+fn median(runs: &[Measured]) -> Measured {
+    let mut sorted = runs.to_vec();
+    sorted.sort_by(|a, b| a.report.round_trips_per_sec.total_cmp(&b.report.round_trips_per_sec));
     let mut median = sorted[sorted.len() / 2].clone();
     let pick = |f: fn(&support::loadgen::Report) -> u64| {
-        let mut v: Vec<u64> = reports.iter().map(f).collect();
+        let mut v: Vec<u64> = runs.iter().map(|m| f(&m.report)).collect();
         v.sort_unstable();
         v[v.len() / 2]
     };
-    median.p50_us = pick(|r| r.p50_us);
-    median.p99_us = pick(|r| r.p99_us);
-    median.p999_us = pick(|r| r.p999_us);
+    median.report.p50_us = pick(|r| r.p50_us);
+    median.report.p99_us = pick(|r| r.p99_us);
+    median.report.p999_us = pick(|r| r.p999_us);
+    let mut cpu: Vec<f64> = runs.iter().map(|m| m.server_cpu_us_per_round_trip).collect();
+    cpu.sort_by(f64::total_cmp);
+    median.server_cpu_us_per_round_trip = cpu[cpu.len() / 2];
     median
 }
 
@@ -132,7 +179,7 @@ fn measure(
     args: &Args,
     pki_dir: &Path,
     pki: &support::certs::Pki,
-) -> support::loadgen::Report {
+) -> Measured {
     let exe = std::env::current_exe().expect("own path");
     let mut command = Command::new(exe);
     command.args(["--serve", flavor]);
@@ -158,16 +205,28 @@ fn measure(
     };
     let report = rt.block_on(support::loadgen::run(&config, Arc::new(AtomicU64::new(0))));
     drop(rt);
+    // Closing its stdin tells the server to report its CPU time and exit.
     drop(child.stdin.take());
-    let _ = child.kill();
+    let server_cpu_us = read_line(&mut child).parse::<f64>().expect("the server's CPU time");
     let _ = child.wait();
-    report
+    let server_cpu_us_per_round_trip = server_cpu_us / report.round_trips.max(1) as f64;
+    Measured { report, server_cpu_us_per_round_trip }
 }
 
 fn read_addr(child: &mut Child) -> std::net::SocketAddr {
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().expect("piped")).read_line(&mut line).expect("server address");
-    line.trim().parse().expect("an address")
+    read_line(child).parse().expect("an address")
+}
+
+/// The next line the server prints. Unbuffered on purpose: the server prints two lines at
+/// different times, and a buffered reader dropped after the first could swallow the second.
+fn read_line(child: &mut Child) -> String {
+    let stdout = child.stdout.as_mut().expect("piped");
+    let mut line = Vec::new();
+    let mut byte = [0u8];
+    while stdout.read(&mut byte).expect("the server's output") == 1 && byte[0] != b'\n' {
+        line.push(byte[0]);
+    }
+    String::from_utf8(line).expect("text").trim().to_string()
 }
 
 /// A listening socket with a large backlog, for both servers.
@@ -183,11 +242,26 @@ fn listener() -> std::net::TcpListener {
 fn announce(listener: &std::net::TcpListener) {
     println!("{}", listener.local_addr().expect("address"));
     std::io::stdout().flush().expect("flush");
-    // Exit when the parent closes our stdin.
+    // When the parent closes our stdin: report the CPU time used, then exit.
     std::thread::spawn(|| {
         let _ = std::io::stdin().lines().count();
+        println!("{}", cpu_time_us());
+        std::io::stdout().flush().expect("flush");
         std::process::exit(0);
     });
+}
+
+/// User + system CPU time of this process so far, in microseconds.
+fn cpu_time_us() -> f64 {
+    // SAFETY: `getrusage` only writes the struct it is given, which is plain data and may
+    // start zeroed.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
+    us(usage.ru_utime) + us(usage.ru_stime)
 }
 
 fn rustls_server_config(pki: &Path) -> Arc<rustls::ServerConfig> {
@@ -209,6 +283,7 @@ fn serve(flavor: &str, pki: Option<&Path>) {
     match flavor {
         "rycos" => serve_rycos(std_listener, pki),
         "tokio" => serve_tokio(std_listener, pki),
+        "epoll" => serve_epoll(std_listener),
         other => panic!("unknown server {other}"),
     }
 }
@@ -278,4 +353,65 @@ fn serve_tokio(std_listener: std::net::TcpListener, pki: Option<&Path>) {
             });
         }
     });
+}
+
+/// The ceiling: an echo server with no runtime. Each of the `WORKERS` threads runs a
+/// level-triggered epoll loop over the connections it accepted itself (the listener is in every
+/// thread's epoll with `EPOLLEXCLUSIVE`, so the kernel wakes one per connection): one `read` and
+/// one `write` per echo, nothing else. It takes shortcuts a real server cannot: a write that
+/// would block closes the connection (a 64-byte echo into an idle send buffer never blocks).
+fn serve_epoll(listener: std::net::TcpListener) {
+    use rustix::event::epoll;
+    use std::collections::HashMap;
+    use std::os::fd::{AsFd, AsRawFd};
+    const LISTENER: u64 = u64::MAX;
+    let listener = Arc::new(listener);
+    let threads: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            let listener = listener.clone();
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let poll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+                let exclusive = epoll::EventFlags::IN | epoll::EventFlags::EXCLUSIVE;
+                epoll::add(&poll, listener.as_fd(), epoll::EventData::new_u64(LISTENER), exclusive)?;
+                let mut connections: HashMap<u64, std::net::TcpStream> = HashMap::new();
+                let mut events = Vec::with_capacity(1024);
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    events.clear();
+                    epoll::wait(&poll, rustix::buffer::spare_capacity(&mut events), None)?;
+                    for event in &events {
+                        let key = event.data.u64();
+                        if key == LISTENER {
+                            while let Ok((tcp, _)) = listener.accept() {
+                                tcp.set_nonblocking(true)?;
+                                tcp.set_nodelay(true)?;
+                                let key = tcp.as_raw_fd() as u64;
+                                epoll::add(
+                                    &poll,
+                                    tcp.as_fd(),
+                                    epoll::EventData::new_u64(key),
+                                    epoll::EventFlags::IN,
+                                )?;
+                                connections.insert(key, tcp);
+                            }
+                            continue;
+                        }
+                        let Some(tcp) = connections.get_mut(&key) else { continue };
+                        let finished = match tcp.read(&mut buf) {
+                            Ok(0) => true,
+                            Ok(n) => tcp.write_all(&buf[..n]).is_err(),
+                            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+                        };
+                        if finished {
+                            // Closing the descriptor takes it out of the epoll set.
+                            connections.remove(&key);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("epoll thread").expect("epoll loop");
+    }
 }

@@ -4,12 +4,19 @@
 //! cargo bench --bench runtime                 # every workload, median of 5 runs
 //! cargo bench --bench runtime -- ping_pong    # only workloads whose name contains the filter
 //! cargo bench --bench runtime -- --runs 3
+//! cargo bench --bench runtime -- --pin        # both runtimes' workers pinned, one per CPU
+//! RYCOS_BENCH_SPLIT=1 cargo bench --bench runtime -- yield_many   # every run: time, CPU, polls per worker
 //! ```
 //!
 //! Both runtimes get the same number of workers (2 by default, `--workers N`); tokio's
 //! current-thread runtime is a third column for the workloads where it matters. Runs alternate
 //! between the runtimes and each figure is a median. `ratio` is tokio (multi-thread) divided by
 //! rycos for times and bytes, so above 1 means rycos is faster or smaller.
+//!
+//! `--pin` pins worker `i` of both multi-thread runtimes to CPU `i` (rycos with
+//! `Builder::pin_workers`, tokio from `on_thread_start`). Unpinned, Linux sometimes runs both
+//! workers of a runtime on one CPU for a whole short run; pinned, both runtimes always get both
+//! CPUs, so the ratio measures the runtimes rather than where the kernel put their threads.
 //!
 //! These are regression measurements on a shared 2-core machine, not absolute truths: compare
 //! ratios, not milliseconds.
@@ -27,6 +34,12 @@ const FAN_IN_EACH: usize = 1_000;
 const IDLE_TASKS: usize = 1_000_000;
 const TIMERS: usize = 1_000_000;
 
+/// Workloads that take only a few milliseconds run until rycos has spent this long on them (at
+/// most `SHORT_WORKLOAD_RUNS` runs): one descheduled thread distorts a 5 ms run by half, so five
+/// runs of it are not enough for a stable median.
+const SHORT_WORKLOAD_MS: f64 = 100.0;
+const SHORT_WORKLOAD_RUNS: usize = 25;
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Flavor {
     Rycos,
@@ -38,15 +51,17 @@ struct Options {
     filter: Option<String>,
     runs: usize,
     workers: usize,
+    pin: bool,
 }
 
 fn options() -> Options {
-    let mut opts = Options { filter: None, runs: 5, workers: 2 };
+    let mut opts = Options { filter: None, runs: 5, workers: 2, pin: false };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => opts.runs = args.next().and_then(|v| v.parse().ok()).expect("--runs N"),
             "--workers" => opts.workers = args.next().and_then(|v| v.parse().ok()).expect("--workers N"),
+            "--pin" => opts.pin = true,
             "--bench" | "--nocapture" => {}
             other if other.starts_with("--") => {}
             other => opts.filter = Some(other.to_owned()),
@@ -64,17 +79,31 @@ struct Runtimes {
 }
 
 impl Runtimes {
-    fn new(workers: usize) -> Runtimes {
+    fn new(workers: usize, pin: bool) -> Runtimes {
+        let mut tokio = tokio::runtime::Builder::new_multi_thread();
+        tokio.worker_threads(workers).enable_all();
+        if pin {
+            let cpus = allowed_cpus();
+            let started = std::sync::atomic::AtomicUsize::new(0);
+            tokio.on_thread_start(move || {
+                let i = started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut set = rustix::thread::CpuSet::new();
+                set.set(cpus[i % cpus.len()]);
+                rustix::thread::sched_setaffinity(None, &set).expect("pin a tokio worker");
+            });
+        }
         Runtimes {
-            rycos: rycos::Runtime::builder().worker_threads(workers).build().unwrap(),
-            tokio: tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(workers)
-                .enable_all()
-                .build()
-                .unwrap(),
+            rycos: rycos::Runtime::builder().worker_threads(workers).pin_workers(pin).build().unwrap(),
+            tokio: tokio.build().unwrap(),
             tokio_ct: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
         }
     }
+}
+
+/// The CPUs this process may run on.
+fn allowed_cpus() -> Vec<usize> {
+    let set = rustix::thread::sched_getaffinity(None).expect("sched_getaffinity");
+    (0..rustix::thread::CpuSet::MAX_CPU).filter(|&cpu| set.is_set(cpu)).collect()
 }
 
 /// Times `body` run as a task on the runtime (the clock runs inside the runtime).
@@ -440,14 +469,16 @@ fn main() {
     let opts = options();
     let wanted = |name: &str| opts.filter.as_ref().is_none_or(|f| name.contains(f.as_str()));
     println!(
-        "rycos vs tokio, {} workers each, median of {} runs (ratio = tokio / rycos; > 1: rycos better)",
-        opts.workers, opts.runs
+        "rycos vs tokio, {} workers each{}, median of {} runs (ratio = tokio / rycos; > 1: rycos better)",
+        opts.workers,
+        if opts.pin { " pinned to CPUs" } else { "" },
+        opts.runs
     );
     println!(
         "{:<16} {:<11} {:>12} {:>12} {:>12} {:>8}",
         "workload", "unit", "rycos", "tokio", "tokio-1t", "ratio"
     );
-    let rts = Runtimes::new(opts.workers);
+    let rts = Runtimes::new(opts.workers, opts.pin);
 
     type Body = fn(&Runtimes, Flavor) -> Duration;
     let throughput: [(&str, Body); 5] = [
@@ -476,12 +507,27 @@ fn main() {
         if !wanted(name) {
             continue;
         }
-        let mut samples = [Vec::new(), Vec::new(), Vec::new()];
-        for _ in 0..opts.runs {
+        let mut samples: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+        let mut run = 0;
+        while run < opts.runs
+            || (run < SHORT_WORKLOAD_RUNS && samples[0].iter().sum::<f64>() < SHORT_WORKLOAD_MS)
+        {
+            run += 1;
             for (i, flavor) in
                 [Flavor::Rycos, Flavor::Tokio, Flavor::TokioCurrentThread].into_iter().enumerate()
             {
-                samples[i].push(body(&rts, flavor).as_secs_f64() * 1e3);
+                let before = rts.rycos.metrics().worker_polls;
+                let cpu_before = cpu_time_ms();
+                let ms = body(&rts, flavor).as_secs_f64() * 1e3;
+                if std::env::var_os("RYCOS_BENCH_SPLIT").is_some() {
+                    let cpu = cpu_time_ms() - cpu_before;
+                    let after = rts.rycos.metrics().worker_polls;
+                    let polls: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+                    println!(
+                        "  {name} {flavor:?} {ms:.1} ms, CPU {cpu:.1} ms, rycos polls per worker {polls:?}"
+                    );
+                }
+                samples[i].push(ms);
             }
         }
         let [r, t, ct] = samples.map(median);
@@ -526,4 +572,17 @@ fn main() {
         let t = in_child("idle_cpu", "tokio", opts.workers);
         println!("{:<16} {:<11} {r:>12.3} {t:>12.3} {:>12} {:>8}", "idle_cpu (5 s)", "% of core", "-", "-");
     }
+}
+
+/// User + system CPU time of this process so far, in milliseconds.
+fn cpu_time_ms() -> f64 {
+    // SAFETY: `getrusage` only writes the struct it is given, which is plain data and may
+    // start zeroed.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let ms = |t: libc::timeval| t.tv_sec as f64 * 1e3 + t.tv_usec as f64 / 1e3;
+    ms(usage.ru_utime) + ms(usage.ru_stime)
 }

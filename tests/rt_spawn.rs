@@ -125,3 +125,22 @@ fn a_task_spawned_from_a_plain_thread_uses_the_entered_runtime() {
     let handle = rycos::spawn(async { rycos::runtime::Handle::current() });
     assert!(handle.join_blocking().unwrap().same_runtime(rt.handle()));
 }
+
+#[test]
+fn worker_poll_counts_add_up_to_the_polls_made() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rycos::Runtime::builder().worker_threads(2).build().unwrap();
+    let before = rt.metrics().worker_polls;
+    assert_eq!(before.len(), 2);
+    // 1,000 tasks that yield once: two polls each, all on the workers (block_on's own future
+    // is polled by this thread).
+    rt.block_on(async {
+        let handles: Vec<_> = (0..1000).map(|_| rycos::spawn(rycos::yield_now())).collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+    let after = rt.metrics().worker_polls;
+    let made: u64 = after.iter().zip(&before).map(|(a, b)| a - b).sum();
+    assert_eq!(made, 2000, "polls per worker: {after:?}");
+}

@@ -2,10 +2,9 @@
 
 use super::park::Parker;
 use super::queue::Local;
-use super::shared::{Remote, Shared};
+use super::shared::{Activity, Remote, Shared};
 use super::{Config, Handle, Runtime, worker};
 use crate::loom::sync::Arc;
-use crate::loom::sync::atomic::AtomicU64;
 use crate::loom::thread;
 use crossbeam_utils::CachePadded;
 use std::fmt;
@@ -27,6 +26,7 @@ pub struct Builder {
     global_queue_interval: u32,
     event_interval: u32,
     lifo_slot: bool,
+    pin_workers: bool,
 }
 
 impl Default for Builder {
@@ -45,6 +45,7 @@ impl Builder {
             global_queue_interval: 61,
             event_interval: 61,
             lifo_slot: true,
+            pin_workers: false,
         }
     }
 
@@ -95,11 +96,29 @@ impl Builder {
         self
     }
 
+    /// Pins worker `i` to the `i`-th CPU this process may run on (wrapping around when there
+    /// are more workers than CPUs). Default: off; the operating system places the workers.
+    ///
+    /// Pinning keeps the workers spread over the cores: without it, Linux can run two busy
+    /// workers on one core for tens of milliseconds while another core idles (measured in
+    /// BENCHMARKS.md). Leave it off when the machine runs other busy programs: a pinned worker
+    /// cannot move away from a loaded core.
+    ///
+    /// ```
+    /// let rt = rycos::Runtime::builder().worker_threads(2).pin_workers(true).build().unwrap();
+    /// assert_eq!(rt.block_on(async { rycos::spawn(async { 6 * 7 }).await.unwrap() }), 42);
+    /// ```
+    pub fn pin_workers(mut self, enabled: bool) -> Builder {
+        self.pin_workers = enabled;
+        self
+    }
+
     /// Starts the worker threads.
     pub fn build(self) -> std::io::Result<Runtime> {
         let workers = self
             .worker_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        let cpus = if self.pin_workers { super::affinity::allowed_cpus()? } else { Vec::new() };
         #[cfg(not(loom))]
         let reactor = std::sync::Arc::new(crate::io::reactor::Reactor::new()?);
         #[cfg(not(loom))]
@@ -113,8 +132,7 @@ impl Builder {
                 CachePadded::new(Remote {
                     stealer: local.stealer(),
                     unparker: parker.unparker(),
-                    running: AtomicU64::new(0),
-                    unparks: AtomicU64::new(0),
+                    activity: CachePadded::new(Activity::default()),
                 })
             })
             .collect();
@@ -137,7 +155,16 @@ impl Builder {
             if let Some(size) = self.stack_size {
                 builder = builder.stack_size(size);
             }
-            match builder.spawn(move || worker::run(worker_shared, index, local, parker)) {
+            let cpu = (!cpus.is_empty()).then(|| cpus[index % cpus.len()]);
+            let body = move || {
+                if let Some(cpu) = cpu {
+                    // Fails only if the CPU went offline since `allowed_cpus`; the worker then
+                    // runs wherever the system puts it, which is still correct.
+                    let _ = super::affinity::pin_current_thread(cpu);
+                }
+                worker::run(worker_shared, index, local, parker)
+            };
+            match builder.spawn(body) {
                 Ok(thread) => threads.push(thread),
                 Err(e) => {
                     // Stop the workers already started; the runtime never existed.
@@ -161,6 +188,7 @@ impl fmt::Debug for Builder {
             .field("global_queue_interval", &self.global_queue_interval)
             .field("event_interval", &self.event_interval)
             .field("lifo_slot", &self.lifo_slot)
+            .field("pin_workers", &self.pin_workers)
             .finish()
     }
 }

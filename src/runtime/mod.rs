@@ -17,6 +17,7 @@
 //! start a default runtime on first use when called outside any runtime. Build your own
 //! [`Runtime`] to choose the number of workers or to shut it down explicitly.
 
+mod affinity;
 mod builder;
 mod context;
 mod idle;
@@ -206,7 +207,9 @@ impl Runtime {
         let stuck_tasks = shared
             .remotes
             .iter()
-            .filter_map(|r| TaskId::from_u64(r.running.load(crate::loom::sync::atomic::Ordering::Relaxed)))
+            .filter_map(|r| {
+                TaskId::from_u64(r.activity.running.load(crate::loom::sync::atomic::Ordering::Relaxed))
+            })
             .collect();
         ShutdownReport { stuck_workers: shared.num_workers() - shared.workers_exited(), stuck_tasks }
     }
@@ -249,6 +252,9 @@ pub struct RuntimeMetrics {
     pub timers: usize,
     /// Times any worker woke up from parking since the runtime started.
     pub worker_unparks: u64,
+    /// Tasks each worker has polled since the runtime started, by worker index: how the work
+    /// spread over the workers.
+    pub worker_polls: Vec<u64>,
 }
 
 impl Handle {
@@ -378,8 +384,13 @@ impl Handle {
             worker_unparks: shared
                 .remotes
                 .iter()
-                .map(|r| r.unparks.load(crate::loom::sync::atomic::Ordering::Relaxed))
+                .map(|r| r.activity.unparks.load(crate::loom::sync::atomic::Ordering::Relaxed))
                 .sum(),
+            worker_polls: shared
+                .remotes
+                .iter()
+                .map(|r| r.activity.polls.load(crate::loom::sync::atomic::Ordering::Relaxed))
+                .collect(),
         }
     }
 

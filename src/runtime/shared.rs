@@ -23,16 +23,27 @@ pub(crate) struct TaskOptions {
 
 /// What other threads may touch of one worker.
 pub(crate) struct Remote {
+    /// Read by every thief and every notifier; written never.
     pub(super) stealer: Stealer,
     pub(super) unparker: Unparker,
+    /// Written by the worker on every poll, so on a cache line of its own: thieves and
+    /// notifiers reading the fields above should not miss because the worker is busy.
+    pub(super) activity: CachePadded<Activity>,
+}
+
+/// The worker's own counters, written only by it, read for reports and metrics.
+#[derive(Default)]
+pub(crate) struct Activity {
     /// Id of the task the worker is polling (0 when none), for shutdown reports.
     pub(super) running: AtomicU64,
     /// Times the worker woke from parking (a metric: idle runtimes should not churn).
     pub(super) unparks: AtomicU64,
+    /// Tasks the worker has polled (a metric: shows how work spread over the workers).
+    pub(super) polls: AtomicU64,
 }
 
 pub(crate) struct Shared {
-    /// Padded: each worker writes its own `running` on every poll.
+    /// Padded: one worker's entry is read by others while its neighbour's worker writes.
     pub(super) remotes: Box<[CachePadded<Remote>]>,
     pub(super) inject: Inject,
     pub(super) idle: Idle,

@@ -157,9 +157,12 @@ impl Worker {
             self.shared.notify_parked();
         }
         let remote = &self.shared.remotes[self.index];
-        remote.running.store(task.id().as_u64(), Relaxed);
+        remote.activity.running.store(task.id().as_u64(), Relaxed);
+        // Counted before the poll, so whoever learns of the task's progress sees the count.
+        // Only this worker writes it: a plain load and store, no locked instruction.
+        remote.activity.polls.store(remote.activity.polls.load(Relaxed) + 1, Relaxed);
         coop::budgeted(|| task.run());
-        remote.running.store(0, Relaxed);
+        remote.activity.running.store(0, Relaxed);
 
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
@@ -254,7 +257,7 @@ impl Worker {
                 Some(_driver) => self.park_as_driver(),
                 None => self.parker.park(None),
             }
-            self.shared.remotes[self.index].unparks.fetch_add(1, Relaxed);
+            self.shared.remotes[self.index].activity.unparks.fetch_add(1, Relaxed);
         }
         if !self.shared.idle.unpark_worker_by_id(self.index) {
             // A notifier woke us and counted us as a searcher.
