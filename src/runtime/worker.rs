@@ -34,7 +34,8 @@ use crate::loom::sync::atomic::{
     fence,
 };
 use crate::task::Notified;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
 
 /// LIFO-slot polls in a row allowed while other tasks wait in the local queue.
 const MAX_LIFO_POLLS: u32 = 3;
@@ -44,6 +45,16 @@ const MAX_LIFO_POLLS: u32 = 3;
 /// futex round trip, and while it searches, producers need not wake anyone. Bounded, so an idle
 /// runtime still sleeps.
 const SPIN_ROUNDS: u32 = if cfg!(loom) { 1 } else { 16 };
+
+/// How long a thief leaves alone the only task queued on a worker that keeps polling. A task
+/// spawned or woken by the running task is usually the one its worker runs next: stealing it
+/// moves a chain of tasks to another core at every link (chained_spawn ran 3–5× slower in the
+/// runs where that happened). A worker that has not started another poll for this long may be
+/// stuck in a long one, and its lone task is taken. (Go's scheduler waits ~3 µs before stealing
+/// a P's `runnext` for the same reason.) Skipping never strands the task: the last searcher to
+/// park finds it queued and wakes a worker again (`notify_if_work_pending`), which steals it
+/// once the grace has run out. Zero under loom: the grace is timing, not protocol.
+const LONE_TASK_GRACE: Duration = if cfg!(loom) { Duration::ZERO } else { Duration::from_micros(5) };
 
 pub(crate) struct Worker {
     shared: Arc<Shared>,
@@ -56,10 +67,14 @@ pub(crate) struct Worker {
     shutting_down: Cell<bool>,
     rng: Cell<u32>,
     parker: Parker,
+    /// Per other worker: the poll count last seen and when it was first seen (see
+    /// `LONE_TASK_GRACE`).
+    seen_polls: RefCell<Vec<(u64, Instant)>>,
 }
 
 /// The body of a worker thread.
 pub(super) fn run(shared: Arc<Shared>, index: usize, local: Local, parker: Parker) {
+    let workers = shared.remotes.len();
     let worker = Worker {
         shared,
         index,
@@ -70,6 +85,7 @@ pub(super) fn run(shared: Arc<Shared>, index: usize, local: Local, parker: Parke
         is_searching: Cell::new(false),
         shutting_down: Cell::new(false),
         rng: Cell::new(0x9e37_79b9 ^ (index as u32).wrapping_mul(0x85eb_ca6b) | 1),
+        seen_polls: RefCell::new(vec![(0, Instant::now()); workers]),
         parker,
     };
     // User panics are caught around each poll; a panic that reaches this far is a bug in the
@@ -235,11 +251,32 @@ impl Worker {
             if victim == self.index {
                 continue;
             }
-            if let Some(task) = remotes[victim].stealer.steal_into(&self.local) {
+            let stealer = &remotes[victim].stealer;
+            if stealer.len() == 1 && self.within_lone_task_grace(victim) {
+                continue;
+            }
+            if let Some(task) = stealer.steal_into(&self.local) {
                 return Some(task);
             }
         }
         self.shared.inject.steal_into(&self.local)
+    }
+
+    /// True if `victim` started a poll within the last `LONE_TASK_GRACE`, as far as this
+    /// worker has seen: its lone queued task is probably next in line there.
+    fn within_lone_task_grace(&self, victim: usize) -> bool {
+        if LONE_TASK_GRACE.is_zero() {
+            return false;
+        }
+        let polls = self.shared.remotes[victim].activity.polls.load(Relaxed);
+        let now = Instant::now();
+        let mut seen = self.seen_polls.borrow_mut();
+        let (last_polls, since) = &mut seen[victim];
+        if *last_polls != polls {
+            *last_polls = polls;
+            *since = now;
+        }
+        now.duration_since(*since) < LONE_TASK_GRACE
     }
 
     fn park(&self) {
