@@ -523,9 +523,12 @@ fn main() {
                     let cpu = cpu_time_ms() - cpu_before;
                     let after = rts.rycos.metrics().worker_polls;
                     let polls: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
-                    println!(
-                        "  {name} {flavor:?} {ms:.1} ms, CPU {cpu:.1} ms, rycos polls per worker {polls:?}"
-                    );
+                    let split = if flavor == Flavor::Rycos {
+                        format!(", polls per worker {polls:?}")
+                    } else {
+                        String::new()
+                    };
+                    println!("  {name} {flavor:?} {ms:.1} ms, CPU {cpu:.1} ms{split}");
                 }
                 samples[i].push(ms);
             }
