@@ -517,10 +517,10 @@ fn main() {
                 [Flavor::Rycos, Flavor::Tokio, Flavor::TokioCurrentThread].into_iter().enumerate()
             {
                 let before = rts.rycos.metrics().worker_polls;
-                let cpu_before = cpu_time_ms();
+                let cpu_before = cpu_time();
                 let ms = body(&rts, flavor).as_secs_f64() * 1e3;
                 if std::env::var_os("RYCOS_BENCH_SPLIT").is_some() {
-                    let cpu = cpu_time_ms() - cpu_before;
+                    let cpu = (cpu_time() - cpu_before).as_secs_f64() * 1e3;
                     let after = rts.rycos.metrics().worker_polls;
                     let polls: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
                     let split = if flavor == Flavor::Rycos {
@@ -575,17 +575,4 @@ fn main() {
         let t = in_child("idle_cpu", "tokio", opts.workers);
         println!("{:<16} {:<11} {r:>12.3} {t:>12.3} {:>12} {:>8}", "idle_cpu (5 s)", "% of core", "-", "-");
     }
-}
-
-/// User + system CPU time of this process so far, in milliseconds.
-fn cpu_time_ms() -> f64 {
-    // SAFETY: `getrusage` only writes the struct it is given, which is plain data and may
-    // start zeroed.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let ms = |t: libc::timeval| t.tv_sec as f64 * 1e3 + t.tv_usec as f64 / 1e3;
-    ms(usage.ru_utime) + ms(usage.ru_stime)
 }

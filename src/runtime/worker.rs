@@ -34,7 +34,7 @@ use crate::loom::sync::atomic::{
     fence,
 };
 use crate::task::Notified;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 /// LIFO-slot polls in a row allowed while other tasks wait in the local queue.
@@ -69,7 +69,7 @@ pub(crate) struct Worker {
     parker: Parker,
     /// Per other worker: the poll count last seen and when it was first seen (see
     /// `LONE_TASK_GRACE`).
-    seen_polls: RefCell<Vec<(u64, Instant)>>,
+    seen_polls: Box<[Cell<(u64, Instant)>]>,
 }
 
 /// The body of a worker thread.
@@ -85,7 +85,7 @@ pub(super) fn run(shared: Arc<Shared>, index: usize, local: Local, parker: Parke
         is_searching: Cell::new(false),
         shutting_down: Cell::new(false),
         rng: Cell::new(0x9e37_79b9 ^ (index as u32).wrapping_mul(0x85eb_ca6b) | 1),
-        seen_polls: RefCell::new(vec![(0, Instant::now()); workers]),
+        seen_polls: (0..workers).map(|_| Cell::new((0, Instant::now()))).collect(),
         parker,
     };
     // User panics are caught around each poll; a panic that reaches this far is a bug in the
@@ -270,13 +270,13 @@ impl Worker {
         }
         let polls = self.shared.remotes[victim].activity.polls.load(Relaxed);
         let now = Instant::now();
-        let mut seen = self.seen_polls.borrow_mut();
-        let (last_polls, since) = &mut seen[victim];
-        if *last_polls != polls {
-            *last_polls = polls;
-            *since = now;
+        let seen = &self.seen_polls[victim];
+        let (last_polls, mut since) = seen.get();
+        if last_polls != polls {
+            since = now;
+            seen.set((polls, since));
         }
-        now.duration_since(*since) < LONE_TASK_GRACE
+        now.duration_since(since) < LONE_TASK_GRACE
     }
 
     fn park(&self) {
