@@ -48,16 +48,20 @@ fn every_exit_reason_is_reported() {
     let _w = watchdog(Duration::from_secs(30));
     each_flavor(|rt| {
         let (w, exits) = watcher(rt, 3, None);
-        let go = Gate::default();
+        // The targets wait for `go` without blocking their worker: a blocking wait would hold
+        // the only worker of the 1-worker flavour, and the watcher could never register.
+        let go = std::sync::Arc::new(rycos::sync::Event::new());
         let (g1, g2, g3) = (go.clone(), go.clone(), go.clone());
-        let finisher =
-            rycos::task::Builder::new().on(rt.handle()).name("finisher").spawn(async move { g1.wait() });
+        let finisher = rycos::task::Builder::new()
+            .on(rt.handle())
+            .name("finisher")
+            .spawn(async move { g1.wait().await });
         let crasher = rt.spawn(async move {
-            g2.wait();
+            g2.wait().await;
             panic!("worker crashed")
         });
         let waiter = rt.spawn_task(move |cx: Cx<()>| async move {
-            g3.wait();
+            g3.wait().await;
             let _me = cx.me();
             cx.receive().await;
         });
@@ -69,7 +73,7 @@ fn every_exit_reason_is_reported() {
         while w.pending_messages() > 0 {
             std::thread::yield_now();
         }
-        go.open();
+        go.set();
         assert!(waiter.terminate());
         let mut want = vec![
             (finisher.id(), ExitReason::Finished),
