@@ -70,6 +70,59 @@ fn shutdown_timeout_returns_and_names_the_task_that_never_yields() {
 }
 
 #[test]
+fn tasks_never_polled_are_cancelled_even_behind_a_stuck_worker() {
+    // A task is listed for shutdown only once it has waited; until its first poll, shutdown
+    // finds it in a queue. Here nothing is polled before shutdown: one worker is stuck in a
+    // poll for good, the other held until shutdown has begun, and tasks wait both in the stuck
+    // worker's own queue and in the global queue. The held worker must cancel all of them.
+    let _w = watchdog(Duration::from_secs(30));
+    const EACH: usize = 25;
+    let rt = rt(2);
+    let handle = rt.handle().clone();
+    let drops = DropCount::default();
+    let polled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let task = |token: DropToken, polled: Arc<std::sync::atomic::AtomicUsize>| async move {
+        let _token = token;
+        polled.fetch_add(1, Ordering::SeqCst);
+        pending_forever().await;
+    };
+    let (stop, hold) = (Arc::new(AtomicBool::new(false)), Gate::default());
+    let (held, spawned) = (Gate::default(), Gate::default());
+    let (h, hd) = (hold.clone(), held.clone());
+    rt.spawn(async move {
+        hd.open();
+        h.wait();
+    });
+    let (s, sp, d, p) = (stop.clone(), spawned.clone(), drops.clone(), polled.clone());
+    rt.spawn(async move {
+        for _ in 0..EACH {
+            rycos::spawn(task(d.token(), p.clone())); // into this worker's queue
+        }
+        sp.open();
+        while !s.load(Ordering::SeqCst) {
+            std::hint::spin_loop();
+        }
+    });
+    held.wait();
+    spawned.wait();
+    for _ in 0..EACH {
+        rt.spawn(task(drops.token(), polled.clone())); // into the global queue
+    }
+    let shutdown = std::thread::spawn(move || rt.shutdown_timeout(Duration::from_millis(100)));
+    while handle.try_spawn(async {}).is_ok() {
+        std::thread::yield_now(); // until shutdown has begun
+    }
+    hold.open();
+    while drops.get() < 2 * EACH {
+        std::thread::yield_now();
+    }
+    assert_eq!(polled.load(Ordering::SeqCst), 0, "no task was polled before shutdown");
+    assert_eq!(shutdown.join().unwrap().stuck_workers, 1);
+    stop.store(true, Ordering::SeqCst);
+    assert_eq!(drops.get(), 2 * EACH, "each cancelled once");
+}
+
+#[test]
 fn spawn_after_shutdown_is_refused() {
     let _w = watchdog(Duration::from_secs(30));
     let rt = rt(2);

@@ -144,3 +144,32 @@ fn worker_poll_counts_add_up_to_the_polls_made() {
     let made: u64 = after.iter().zip(&before).map(|(a, b)| a - b).sum();
     assert_eq!(made, 2000, "polls per worker: {after:?}");
 }
+
+#[test]
+fn live_tasks_counts_every_task_from_spawn_to_its_end() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    let go = std::sync::Arc::new(rycos::sync::Event::new());
+    let waiting = |go: std::sync::Arc<rycos::sync::Event>| async move { go.wait().await };
+    for _ in 0..100 {
+        rt.spawn(waiting(go.clone())); // from outside the workers
+    }
+    assert_eq!(rt.metrics().live_tasks, 100);
+    let g = go.clone();
+    rt.spawn(async move {
+        for _ in 0..100 {
+            rycos::spawn(waiting(g.clone())); // from a worker
+        }
+    })
+    .join_blocking()
+    .unwrap();
+    // The join handle may hear of the spawner's end a moment before the count does.
+    while rt.metrics().live_tasks > 200 {
+        std::thread::yield_now();
+    }
+    assert_eq!(rt.metrics().live_tasks, 200, "the spawner has ended, the 100 it spawned have not");
+    go.set();
+    while rt.metrics().live_tasks > 0 {
+        std::thread::yield_now();
+    }
+}

@@ -90,3 +90,37 @@ fn shutdown_races_with_spawn() {
         assert_eq!(completed, ran.load(SeqCst) == 1);
     });
 }
+
+/// Counts its own drop.
+struct DropCounter(Arc<AtomicUsize>);
+
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+#[test]
+fn shutdown_races_with_a_task_about_to_wait() {
+    loom::model(|| {
+        let rt = runtime();
+        let handle = rt.handle().clone();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let token = DropCounter(drops.clone());
+        let spawner = thread::spawn(move || {
+            // A task that waits on nothing is found at shutdown only through the owner list,
+            // which it joins in its first poll; before that, through its queue. Whichever way
+            // the race goes, it is refused or cancelled, and its body dropped once.
+            match handle.try_spawn(async move {
+                let _token = token;
+                std::future::pending::<()>().await;
+            }) {
+                Ok(join) => join.join_blocking().unwrap_err().is_cancelled(),
+                Err(_) => true,
+            }
+        });
+        drop(rt);
+        assert!(spawner.join().unwrap(), "the task was neither refused nor cancelled");
+        assert_eq!(drops.load(SeqCst), 1);
+    });
+}

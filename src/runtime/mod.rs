@@ -375,7 +375,7 @@ impl Handle {
         let shared = &self.shared;
         RuntimeMetrics {
             workers: shared.num_workers(),
-            live_tasks: shared.owned.len(),
+            live_tasks: shared.live_tasks(),
             non_daemon_tasks: shared.live_count(),
             global_queue_depth: shared.inject.len(),
             local_queue_depth: shared.remotes.iter().map(|r| r.stealer.len()).sum(),

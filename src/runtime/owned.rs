@@ -1,13 +1,23 @@
-//! The owner list: every live task of a runtime, so that shutdown can find and cancel the ones
-//! that wait on nothing but themselves (a task parked in `receive()` holds its own waker).
+//! The owner list: the live tasks of a runtime that shutdown could not otherwise find, so that
+//! it can cancel the ones that wait on nothing but themselves (a task parked in `receive()`
+//! holds its own waker).
 //!
-//! Sharded by task id to keep spawning threads off each other's locks. Each entry holds one task
-//! reference; the task's header records its index, read and written only under the shard lock.
-//! A shard is a vector of optional task pointers (8 bytes a task: the pointer's niche makes the
-//! `Option` free) plus a stack of the indexes freed, which `insert` reuses first.
+//! A task is listed lazily, the first time it waits (its poll returns `Pending`): until then it
+//! is either queued, and shutdown cancels it when it drains the queues, or being polled, and the
+//! poller lists it or, once shutdown has begun, cancels it. A task that finishes in its first
+//! poll never touches the list. Listing at spawn made the spawner and the worker running the
+//! tasks fight over the shard locks: 1M spawns took twice as long on two workers as on one
+//! (BENCHMARKS.md).
+//!
+//! Sharded by task id to keep workers off each other's locks. Each entry holds the task's owner
+//! reference; the task's header records its index (`UNLISTED` until it is listed), written once
+//! and read only by the thread that holds the task's RUNNING bit. A shard is a vector of optional
+//! task pointers (8 bytes a task: the pointer's niche makes the `Option` free) plus a stack of
+//! the indexes freed, which `insert` reuses first.
 
 use crate::loom::sync::Mutex;
 use crate::task::RawTask;
+use crate::task::raw::UNLISTED;
 use crossbeam_utils::CachePadded;
 
 pub(crate) struct OwnedTasks {
@@ -21,22 +31,15 @@ struct Shard {
     closed: bool,
 }
 
-impl Shard {
-    fn len(&self) -> usize {
-        self.slots.len() - self.free.len()
-    }
-}
-
 impl OwnedTasks {
     pub(crate) fn new(num_workers: usize) -> OwnedTasks {
         // One shard under loom: ids grow across loom iterations, and the shard a task lands in must
         // not change the explored interleavings.
         //
-        // Otherwise many: a spawning worker inserts while the others remove the tasks that
-        // finished, and a collision on a shard lock can tip both into a mode where they keep
-        // parking on it. With 16 shards for 2 workers, 1M spawn + join fell into that mode in
-        // about one process in five (700-800 ms instead of 280-430); with 64, in none of 12
-        // (BENCHMARKS.md). A shard costs 128 bytes.
+        // Otherwise many: workers list and unlist tasks at the same time, and a collision on a
+        // shard lock can tip them into a mode where they keep parking on it. With 16 shards for
+        // 2 workers, 1M spawn + join (tasks then listed at spawn) fell into that mode in about
+        // one process in five; with 64, in none of 12 (BENCHMARKS.md). A shard costs 128 bytes.
         let n = if cfg!(loom) { 1 } else { (num_workers * 32).next_power_of_two().clamp(64, 1024) };
         OwnedTasks {
             shards: (0..n)
@@ -52,9 +55,15 @@ impl OwnedTasks {
         &self.shards[i]
     }
 
-    /// Adds a task (taking over one of its references). False if the runtime is shutting down:
-    /// the reference then stays with the caller.
-    pub(crate) fn insert(&self, task: RawTask) -> bool {
+    /// Lists a task that is about to wait, unless it already is; false if the runtime is shutting
+    /// down (the caller must then cancel the task). The caller holds the task's RUNNING bit.
+    pub(crate) fn track(&self, task: RawTask) -> bool {
+        index_of(task) != UNLISTED || self.insert(task)
+    }
+
+    /// Moves the task's owner reference into the list; false if the list is closed (the
+    /// reference then stays with the task, to be released when it completes).
+    fn insert(&self, task: RawTask) -> bool {
         let mut shard = self.shard(task).lock();
         if shard.closed {
             return false;
@@ -65,23 +74,29 @@ impl OwnedTasks {
                 index
             }
             None => {
-                let index =
-                    u32::try_from(shard.slots.len()).expect("more than 4 billion live tasks in one shard");
+                let index = u32::try_from(shard.slots.len())
+                    .ok()
+                    .filter(|&index| index != UNLISTED)
+                    .expect("more than 4 billion live tasks in one shard");
                 shard.slots.push(Some(task));
                 index
             }
         };
-        // SAFETY: `owner_index` is only accessed under this shard's lock.
+        // SAFETY: only the thread holding RUNNING reads or writes `owner_index`, and the caller
+        // holds it.
         task.header().owner_index.with_mut(|slot| unsafe { *slot = index });
         true
     }
 
-    /// Removes a completed task; true if it was still listed (its reference is then the
-    /// caller's to release).
+    /// Takes a completed task off the list; true if its owner reference is the caller's to
+    /// release (the task was listed and still is, or was never listed). False when shutdown
+    /// took it off first: the reference went with it. The caller holds the task's RUNNING bit.
     pub(crate) fn remove(&self, task: RawTask) -> bool {
+        let index = index_of(task);
+        if index == UNLISTED {
+            return true;
+        }
         let mut shard = self.shard(task).lock();
-        // SAFETY: `owner_index` is only accessed under this shard's lock.
-        let index = task.header().owner_index.with(|slot| unsafe { *slot });
         match shard.slots.get_mut(index as usize) {
             Some(slot) if *slot == Some(task) => {
                 *slot = None;
@@ -112,8 +127,11 @@ impl OwnedTasks {
         }
         all
     }
+}
 
-    pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().len()).sum()
-    }
+/// Where the task sits in its shard, or `UNLISTED`.
+fn index_of(task: RawTask) -> u32 {
+    // SAFETY: only the thread holding RUNNING reads or writes `owner_index`; the callers of
+    // `track` and `remove` hold it.
+    task.header().owner_index.with(|slot| unsafe { *slot })
 }

@@ -40,6 +40,10 @@ pub(crate) struct Activity {
     pub(super) unparks: AtomicU64,
     /// Tasks the worker has polled (a metric: shows how work spread over the workers).
     pub(super) polls: AtomicU64,
+    /// Tasks spawned and tasks ended on this worker (a metric: their difference, summed over
+    /// the workers and `Shared::outside`, is the number of live tasks).
+    pub(super) spawned: AtomicU64,
+    pub(super) ended: AtomicU64,
 }
 
 pub(crate) struct Shared {
@@ -58,6 +62,9 @@ pub(crate) struct Shared {
     /// Channel names (and, later, task names) of this runtime.
     pub(crate) registry: std::sync::Arc<crate::registry::Registry>,
     live: Live,
+    /// Tasks spawned and ended off the workers (see `Activity::spawned`); padded away from the
+    /// fields every spawn reads.
+    outside: CachePadded<Activity>,
     shutdown: AtomicBool,
     /// Claimed by the parked worker that waits for the next timer (the "driver"); see
     /// [`Shared::try_claim_driver`].
@@ -98,6 +105,7 @@ impl Shared {
             registry: Default::default(),
             blocking: std::sync::OnceLock::new(),
             live: Live { count: AtomicUsize::new(0), lock: Mutex::new(()), zero: Condvar::new() },
+            outside: CachePadded::default(),
             shutdown: AtomicBool::new(false),
             driver_claimed: AtomicBool::new(false),
             driver_parked: AtomicUsize::new(NO_WORKER),
@@ -132,15 +140,37 @@ impl Shared {
         if !options.daemon {
             this.live_inc();
         }
-        if this.owned.insert(task.raw) {
-            this.schedule_new(task.notified());
-            Ok(task)
-        } else {
-            // The owner list's reference goes to `shutdown`, which cancels the task.
-            task.raw.shutdown();
-            drop(task.notified());
-            Err(task)
+        this.count(|activity| &activity.spawned);
+        if this.is_shutdown() {
+            task.notified().cancel();
+            return Err(task);
         }
+        // Not listed yet (see `owned.rs`): should shutdown begin from here on, the queue this
+        // goes to is drained with the task cancelled.
+        this.schedule_new(task.notified());
+        Ok(task)
+    }
+
+    /// Counts a task spawned or ended: on this worker's own counter when called on one of the
+    /// runtime's workers (no cache line shared with the other workers), else on a shared one.
+    fn count(&self, counter: impl Fn(&Activity) -> &AtomicU64) {
+        context::with_worker(|worker| match worker {
+            Some(worker) if worker.belongs_to(self) => {
+                let own = counter(&self.remotes[worker.index].activity);
+                own.store(own.load(Relaxed) + 1, Relaxed);
+            }
+            _ => {
+                counter(&self.outside).fetch_add(1, Relaxed);
+            }
+        });
+    }
+
+    /// Tasks spawned and not yet ended, from the counters `count` keeps.
+    pub(super) fn live_tasks(&self) -> usize {
+        let activities = self.remotes.iter().map(|remote| &remote.activity).chain([&self.outside]);
+        let (spawned, ended) = activities
+            .fold((0u64, 0u64), |(s, e), a| (s + a.spawned.load(Relaxed), e + a.ended.load(Relaxed)));
+        usize::try_from(spawned.saturating_sub(ended)).unwrap_or(usize::MAX)
     }
 
     /// A new task goes to the back of the local queue (new work spreads to idle workers), or
@@ -168,8 +198,14 @@ impl Shared {
     fn push_remote(&self, task: Notified) {
         crate::loom::loom_trace!("push_remote {:?}", task.id());
         if self.is_shutdown() {
-            // Every task is being cancelled through the owner list; the reference is dropped.
-            drop(task);
+            // A listed task is cancelled through the owner list; one never polled, only here.
+            // (Cancelling listed ones here too would cascade: a cancelled task's monitors are
+            // woken, come here and are cancelled, waking theirs, all on this thread's stack.)
+            if task.is_listed() {
+                drop(task);
+            } else {
+                task.cancel();
+            }
             return;
         }
         self.inject.push(task);
@@ -268,7 +304,7 @@ impl Shared {
     /// left. Returns false if shutdown had already begun.
     pub(super) fn begin_shutdown(&self) -> bool {
         // Close the owner list *before* publishing the flag: a worker that sees the flag drains
-        // the list once and exits, so no spawn may get into the list after that (found by the
+        // the list once and exits, so no task may get listed after that (found by the
         // loom model `shutdown_races_with_spawn`).
         if !self.owned.close() {
             return false;
@@ -307,10 +343,11 @@ impl Shared {
         true
     }
 
-    /// Drops what is left in the global queue once the workers are gone.
+    /// Cancels what is left in the global queue: each worker does at its shutdown, and the
+    /// runtime once the workers are gone.
     pub(super) fn drain_inject(&self) {
         while let Some(task) = self.inject.pop() {
-            drop(task);
+            task.cancel();
         }
     }
 }
@@ -335,11 +372,16 @@ impl Schedule for Arc<Shared> {
         self.schedule_task(task, true);
     }
 
+    fn track(&self, task: RawTask) -> bool {
+        self.owned.track(task)
+    }
+
     fn release(&self, task: RawTask) -> bool {
         self.owned.remove(task)
     }
 
     fn task_ended(&self, daemon: bool) {
+        self.count(|activity| &activity.ended);
         if !daemon {
             self.live_dec();
         }

@@ -58,7 +58,7 @@ const LONE_TASK_GRACE: Duration = if cfg!(loom) { Duration::ZERO } else { Durati
 
 pub(crate) struct Worker {
     shared: Arc<Shared>,
-    index: usize,
+    pub(super) index: usize,
     local: Local,
     lifo: Cell<Option<Notified>>,
     lifo_streak: Cell<u32>,
@@ -323,17 +323,31 @@ impl Worker {
         shared.driver_parked.store(NO_WORKER, SeqCst);
     }
 
-    /// Cancels every task still listed and drops the queued wake-ups of this worker.
+    /// Cancels every task still listed and every task queued on this worker (a task never
+    /// polled is on no list: its queue entry is all shutdown can find it by).
     fn shutdown(&self) {
         self.shutting_down.set(true);
-        // Destructors run here may wake or spawn tasks; those are refused or dropped, so this
+        // Destructors run here may wake or spawn tasks; those are refused or cancelled, so this
         // converges.
         for task in self.shared.owned.drain() {
             task.shutdown();
         }
-        drop(self.lifo.take());
+        if let Some(task) = self.lifo.take() {
+            task.cancel();
+        }
         while let Some(task) = self.local.pop() {
-            drop(task);
+            task.cancel();
+        }
+        // Tasks never polled also wait in the global queue and in the queues of workers that may
+        // be stuck in a poll for good (`shutdown_timeout` leaves them behind): cancel those too.
+        self.shared.drain_inject();
+        for remote in self.shared.remotes.iter() {
+            while let Some(task) = remote.stealer.steal_into(&self.local) {
+                task.cancel();
+                while let Some(task) = self.local.pop() {
+                    task.cancel();
+                }
+            }
         }
     }
 

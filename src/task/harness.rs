@@ -103,16 +103,22 @@ impl<T: TaskBody, S: Schedule, M: MailboxSlot> Harness<T, S, M> {
             }))
         };
         match polled {
-            Ok(Poll::Pending) => match self.state().transition_to_idle() {
-                TransitionToIdle::Ok => {}
-                TransitionToIdle::OkNotified => {
-                    // SAFETY: the poller's reference now belongs to this Notified.
-                    let notified = unsafe { Notified::from_raw(raw) };
-                    self.cell().scheduler.yield_now(notified);
+            Ok(Poll::Pending) => {
+                // Before going idle, while no one else can run or complete the task.
+                if !self.cell().scheduler.track(raw) {
+                    return self.cancel_and_complete();
                 }
-                TransitionToIdle::OkDealloc => self.dealloc(),
-                TransitionToIdle::Cancelled => self.cancel_and_complete(),
-            },
+                match self.state().transition_to_idle() {
+                    TransitionToIdle::Ok => {}
+                    TransitionToIdle::OkNotified => {
+                        // SAFETY: the poller's reference now belongs to this Notified.
+                        let notified = unsafe { Notified::from_raw(raw) };
+                        self.cell().scheduler.yield_now(notified);
+                    }
+                    TransitionToIdle::OkDealloc => self.dealloc(),
+                    TransitionToIdle::Cancelled => self.cancel_and_complete(),
+                }
+            }
             Ok(Poll::Ready(output)) => {
                 let output = match self.drop_body() {
                     None => Ok(output),

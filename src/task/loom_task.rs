@@ -30,6 +30,9 @@ impl Schedule for ToyScheduler {
     fn schedule(&self, task: Notified) {
         self.queue.lock().push_back(task);
     }
+    fn track(&self, _task: RawTask) -> bool {
+        true
+    }
     fn release(&self, _task: RawTask) -> bool {
         // The toy has no owner list: `spawn` below drops that reference right away.
         false

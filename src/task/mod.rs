@@ -47,8 +47,12 @@ pub(crate) trait Schedule: Send + Sync + 'static {
         self.schedule(task);
     }
 
-    /// Removes a completed task from the owner list; true if it was there (its reference is
-    /// then released by the caller).
+    /// A task is about to wait (its poll returned `Pending`): the scheduler makes sure shutdown
+    /// will find it. False if the scheduler is shutting down: the caller cancels the task.
+    fn track(&self, task: RawTask) -> bool;
+
+    /// Takes a completed task off the owner list; true if the caller is to release the owner
+    /// reference (false: shutdown took the task, and the reference, off the list first).
     fn release(&self, task: RawTask) -> bool;
 
     /// A task ended; `daemon` tells whether `Runtime::join` was waiting for it.
@@ -164,7 +168,8 @@ pub(crate) struct NewTask {
 }
 
 /// Allocates a task holding `body`. It starts notified, with references for: the first
-/// `Notified`, the owner list, the join handle (if `join`), and `handles` `TaskRef`s.
+/// `Notified`, the owner list (held by the task until it is listed), the join handle (if
+/// `join`), and `handles` `TaskRef`s.
 pub(crate) fn allocate<T, S, M>(
     body: T,
     scheduler: S,

@@ -27,13 +27,17 @@ use once_cell::race::OnceBox;
 use std::ptr::NonNull;
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
+/// `Header::owner_index` of a task that is not on its runtime's owner list (yet).
+pub(crate) const UNLISTED: u32 = u32::MAX;
+
 /// The part of every task the runtime can use without knowing its types.
 #[repr(C)]
 pub(crate) struct Header {
     pub(super) state: State,
     pub(super) vtable: &'static Vtable,
     pub(crate) id: TaskId,
-    /// Index in the runtime's owner list; read and written only under that list's shard lock.
+    /// Index in the runtime's owner list (`UNLISTED` until the task is listed); written once,
+    /// by the thread that holds RUNNING.
     pub(crate) owner_index: UnsafeCell<u32>,
     /// Live `TaskRef`s of a task with a mailbox (its senders). Kept here rather than in the
     /// mailbox because it fits in padding the header has anyway: 8 bytes less per task.
@@ -110,7 +114,7 @@ impl RawTask {
                     state,
                     vtable: harness::vtable::<T, S, M>(),
                     id,
-                    owner_index: UnsafeCell::new(u32::MAX),
+                    owner_index: UnsafeCell::new(UNLISTED),
                     handles: AtomicU32::new(handles),
                     join_waker: UnsafeCell::new(None),
                     extras: OnceBox::new(),
@@ -205,9 +209,10 @@ impl RawTask {
         unsafe { (self.header().vtable.drop_join_handle_slow)(self.ptr) }
     }
 
-    /// Cancels the task as part of runtime shutdown; consumes one reference (the owner list's).
+    /// Cancels the task as part of runtime shutdown; consumes one reference (the owner list's,
+    /// or a queued `Notified`'s).
     pub(crate) fn shutdown(self) {
-        // SAFETY: the caller hands over the owner list's reference.
+        // SAFETY: the caller hands over a reference it owns.
         unsafe { (self.header().vtable.shutdown)(self.ptr) }
     }
 
@@ -278,6 +283,24 @@ impl Notified {
 
     pub(crate) fn id(&self) -> TaskId {
         self.0.id()
+    }
+}
+
+impl Notified {
+    /// True if the task is on its runtime's owner list (so shutdown cancels it through the list).
+    pub(crate) fn is_listed(&self) -> bool {
+        // SAFETY: a queued task is not running, so nobody writes its index now; the poll that
+        // wrote it (if any) ended before this `Notified` was made, through the state word.
+        self.0.header().owner_index.with(|index| unsafe { *index }) != UNLISTED
+    }
+
+    /// Cancels the task as part of runtime shutdown, consuming this reference: a queued task
+    /// that was never polled is on no owner list, so whoever drains its queue must cancel it.
+    /// A task that is running elsewhere or has ended only gives the reference back.
+    pub(crate) fn cancel(self) {
+        let raw = self.0;
+        std::mem::forget(self);
+        raw.shutdown();
     }
 }
 

@@ -27,7 +27,9 @@
 //!    (neither running nor complete) task submits it. A wake while `RUNNING` just sets
 //!    `NOTIFIED`; the poller resubmits when it goes idle.
 //! 4. Every `Notified`, `Waker`, `JoinHandle`, `TaskRef`, `Cx` and the owner list hold one
-//!    reference; whoever brings the count to zero frees the allocation.
+//!    reference; whoever brings the count to zero frees the allocation. The owner reference
+//!    exists from the start: until the task is listed (lazily, when it first waits) it stays with
+//!    the task and is released when the task completes.
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 use std::fmt;
