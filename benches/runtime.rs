@@ -5,7 +5,7 @@
 //! cargo bench --bench runtime -- ping_pong    # only workloads whose name contains the filter
 //! cargo bench --bench runtime -- --runs 3
 //! cargo bench --bench runtime -- --pin        # both runtimes' workers pinned, one per CPU
-//! RYCOS_BENCH_SPLIT=1 cargo bench --bench runtime -- yield_many   # every run: time, CPU, polls per worker
+//! RYCOS_BENCH_SPLIT=1 cargo bench --bench runtime -- yield_many   # every run: time, CPU, polls per worker, unparks
 //! ```
 //!
 //! Both runtimes get the same number of workers (2 by default, `--workers N`); tokio's
@@ -516,15 +516,17 @@ fn main() {
             for (i, flavor) in
                 [Flavor::Rycos, Flavor::Tokio, Flavor::TokioCurrentThread].into_iter().enumerate()
             {
-                let before = rts.rycos.metrics().worker_polls;
+                let before = rts.rycos.metrics();
                 let cpu_before = cpu_time();
                 let ms = body(&rts, flavor).as_secs_f64() * 1e3;
                 if std::env::var_os("RYCOS_BENCH_SPLIT").is_some() {
                     let cpu = (cpu_time() - cpu_before).as_secs_f64() * 1e3;
-                    let after = rts.rycos.metrics().worker_polls;
-                    let polls: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+                    let after = rts.rycos.metrics();
+                    let polls: Vec<u64> =
+                        after.worker_polls.iter().zip(&before.worker_polls).map(|(a, b)| a - b).collect();
+                    let unparks = after.worker_unparks - before.worker_unparks;
                     let split = if flavor == Flavor::Rycos {
-                        format!(", polls per worker {polls:?}")
+                        format!(", polls per worker {polls:?}, unparks {unparks}")
                     } else {
                         String::new()
                     };
