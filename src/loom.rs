@@ -57,7 +57,7 @@ pub(crate) use loom_impl::*;
 #[cfg(not(loom))]
 mod std_impl {
     pub(crate) mod sync {
-        pub(crate) use parking_lot::{Condvar, Mutex};
+        pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
         pub(crate) use std::sync::Arc;
 
         pub(crate) mod atomic {

@@ -25,8 +25,8 @@
 //!   arrival, whatever their kind.
 
 use crate::error::{SendError, TryRecvError};
-use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{Ordering, fence};
+use crate::loom::sync::{Mutex, MutexGuard};
 use crate::task::RawTask;
 use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
@@ -258,32 +258,32 @@ impl<M> Mailbox<M> {
         registered: &mut bool,
         matches: Option<&mut dyn FnMut(&M) -> bool>,
     ) -> Poll<Option<M>> {
+        let mut inner = self.inner.lock();
         // The common case, kept small enough to inline: a plain receive that finds a message.
-        if matches.is_none() {
-            let mut inner = self.inner.lock();
-            if let Some(message) = inner.take_next() {
-                let sender = inner.message_taken(registered);
-                drop(inner);
-                if let Some(sender) = sender {
-                    sender.wake();
-                }
-                return Poll::Ready(Some(message));
+        if matches.is_none()
+            && let Some(message) = inner.take_next()
+        {
+            let sender = inner.message_taken(registered);
+            drop(inner);
+            if let Some(sender) = sender {
+                sender.wake();
             }
+            return Poll::Ready(Some(message));
         }
-        self.poll_receive_searching(cx, owner, registered, matches)
+        // Under the same lock: a receive about to wait locks the mailbox once, not twice.
+        Self::poll_receive_searching(inner, cx, owner, registered, matches)
     }
 
     /// The rest of `poll_receive`: selective receives, and receives about to wait.
     #[inline(never)]
     fn poll_receive_searching(
-        &self,
+        mut inner: MutexGuard<'_, Inner<M>>,
         cx: &mut Context<'_>,
         owner: RawTask,
         registered: &mut bool,
         matches: Option<&mut dyn FnMut(&M) -> bool>,
     ) -> Poll<Option<M>> {
         let mut matches = matches;
-        let mut inner = self.inner.lock();
         let mut finished = Vec::new();
         let mut found = inner.find(&mut matches, &mut finished);
         if found.is_none() && inner.has_sources() {
