@@ -10,8 +10,8 @@
 //! (BENCHMARKS.md).
 //!
 //! Sharded by task id to keep workers off each other's locks. Each entry holds the task's owner
-//! reference; the task's header records its index (`UNLISTED` until it is listed), written once
-//! and read only by the thread that holds the task's RUNNING bit. A shard is a vector of optional
+//! reference; the task's header records its index (`UNLISTED` until it is listed), written once,
+//! by the thread that holds the task's RUNNING bit. A shard is a vector of optional
 //! task pointers (8 bytes a task: the pointer's niche makes the `Option` free) plus a stack of
 //! the indexes freed, which `insert` reuses first.
 
@@ -82,8 +82,8 @@ impl OwnedTasks {
                 index
             }
         };
-        // SAFETY: only the thread holding RUNNING reads or writes `owner_index`, and the caller
-        // holds it.
+        // SAFETY: `owner_index` is written only here, by the thread holding RUNNING (the
+        // caller), and read only by it or while the task is idle and queued (`Notified`).
         task.header().owner_index.with_mut(|slot| unsafe { *slot = index });
         true
     }
@@ -131,7 +131,7 @@ impl OwnedTasks {
 
 /// Where the task sits in its shard, or `UNLISTED`.
 fn index_of(task: RawTask) -> u32 {
-    // SAFETY: only the thread holding RUNNING reads or writes `owner_index`; the callers of
-    // `track` and `remove` hold it.
+    // SAFETY: `owner_index` is written only by `insert`, under RUNNING; the callers of `track`
+    // and `remove` hold RUNNING, so no write can race with this read.
     task.header().owner_index.with(|slot| unsafe { *slot })
 }
