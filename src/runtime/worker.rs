@@ -341,7 +341,8 @@ impl Worker {
         // Tasks never polled also wait in the global queue and in the queues of workers that may
         // be stuck in a poll for good (`shutdown_timeout` leaves them behind): cancel those too.
         self.shared.drain_inject();
-        for remote in self.shared.remotes.iter() {
+        let others = self.shared.remotes.iter().enumerate().filter(|&(index, _)| index != self.index);
+        for (_, remote) in others {
             while let Some(task) = remote.stealer.steal_into(&self.local) {
                 task.cancel();
                 while let Some(task) = self.local.pop() {
