@@ -58,7 +58,7 @@ impl OwnedTasks {
     /// Lists a task that is about to wait, unless it already is; false if the runtime is shutting
     /// down (the caller must then cancel the task). The caller holds the task's RUNNING bit.
     pub(crate) fn track(&self, task: RawTask) -> bool {
-        index_of(task) != UNLISTED || self.insert(task)
+        task.owner_index() != UNLISTED || self.insert(task)
     }
 
     /// Moves the task's owner reference into the list; false if the list is closed (the
@@ -92,7 +92,7 @@ impl OwnedTasks {
     /// release (the task was listed and still is, or was never listed). False when shutdown
     /// took it off first: the reference went with it. The caller holds the task's RUNNING bit.
     pub(crate) fn remove(&self, task: RawTask) -> bool {
-        let index = index_of(task);
+        let index = task.owner_index();
         if index == UNLISTED {
             return true;
         }
@@ -127,11 +127,4 @@ impl OwnedTasks {
         }
         all
     }
-}
-
-/// Where the task sits in its shard, or `UNLISTED`.
-fn index_of(task: RawTask) -> u32 {
-    // SAFETY: `owner_index` is written only by `insert`, under RUNNING; the callers of `track`
-    // and `remove` hold RUNNING, so no write can race with this read.
-    task.header().owner_index.with(|slot| unsafe { *slot })
 }

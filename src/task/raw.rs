@@ -209,6 +209,15 @@ impl RawTask {
         unsafe { (self.header().vtable.drop_join_handle_slow)(self.ptr) }
     }
 
+    /// The task's index in its runtime's owner list, or `UNLISTED`. The caller holds RUNNING,
+    /// or a `Notified` of the task: the index is written once, by the thread holding RUNNING.
+    pub(crate) fn owner_index(self) -> u32 {
+        // SAFETY: per the contract above, no write can race with this read: a running task's
+        // index is written only by its poller (the caller), and a queued task's poll, which
+        // may have written it, ended before the `Notified` was made, through the state word.
+        self.header().owner_index.with(|index| unsafe { *index })
+    }
+
     /// Cancels the task as part of runtime shutdown; consumes one reference (the owner list's,
     /// or a queued `Notified`'s).
     pub(crate) fn shutdown(self) {
@@ -284,14 +293,10 @@ impl Notified {
     pub(crate) fn id(&self) -> TaskId {
         self.0.id()
     }
-}
 
-impl Notified {
     /// True if the task is on its runtime's owner list (so shutdown cancels it through the list).
     pub(crate) fn is_listed(&self) -> bool {
-        // SAFETY: a queued task is not running, so nobody writes its index now; the poll that
-        // wrote it (if any) ended before this `Notified` was made, through the state word.
-        self.0.header().owner_index.with(|index| unsafe { *index }) != UNLISTED
+        self.0.owner_index() != UNLISTED
     }
 
     /// Cancels the task as part of runtime shutdown, consuming this reference: a queued task
