@@ -7,6 +7,15 @@
 //! down ("cascade") until they reach level 0 and fire. Entries further away than the wheel's span
 //! are parked in the top level and re-sorted when their slot comes round.
 //!
+//! Cascading a level-2 slot (one 268 ms span of timers: a quarter of a million entries when a
+//! million timers are spread over a second) takes ~12 ms, and the timers due right after the
+//! boundary would wait for all of it. So the wheel works ahead: while the current level-1
+//! revolution runs, each `advance` moves a bounded batch of the next level-2 slot's entries into
+//! a second, *staged* set of level-0 and level-1 lists, laid out as they would be at the boundary.
+//! When the boundary comes, the staged set and the (empty) current one swap roles in O(1), and
+//! only the entries added since the last batch are cascaded there. An entry's `Place` names the
+//! physical list set, so cancelling a staged entry needs nothing special.
+//!
 //! Entries live in a slab; each slot is a doubly-linked list threaded through the slab by index,
 //! so insert and cancel are O(1) and a million pending timers cost one slab entry each (no
 //! allocation per timer once the slab has grown). An entry stays in the slab after it fires until
@@ -22,6 +31,12 @@ const SLOT_BITS: u32 = 6;
 const SLOTS: usize = 1 << SLOT_BITS;
 const LEVELS: usize = 6;
 const NIL: u32 = u32::MAX;
+/// Physical index of the first list of the second set of level-0 and level-1 lists.
+const STAGED: usize = LEVELS;
+/// Entries of the next level-2 slot staged per tick that passed since the last batch: enough
+/// to stage a million entries in one 4,096-tick revolution of level 1, in batches short enough
+/// (a few µs for the usual one-tick step) not to hold up the lock's other users.
+const STAGE_PER_TICK: u64 = 256;
 /// Ticks covered by the whole wheel.
 const SPAN: u64 = 1 << (SLOT_BITS as u64 * LEVELS as u64);
 
@@ -30,7 +45,15 @@ pub(crate) type Key = usize;
 pub(crate) struct Wheel {
     /// Every slot before this tick has been processed.
     elapsed: u64,
-    levels: [Level; LEVELS],
+    /// `LEVELS` levels, then a second set of lists for levels 0 and 1 (`STAGED..`): one set is
+    /// current, the other receives the next level-2 slot ahead of its boundary.
+    lists: [Level; LEVELS + 2],
+    /// True when the current level-0 and level-1 lists are the second set.
+    swapped: bool,
+    /// The level-1 boundary whose level-2 slot is being staged, if any.
+    staging: Option<u64>,
+    /// `elapsed` when the last staging batch ran.
+    staged_at: u64,
     /// Entries already due when inserted; they fire at the next `advance`.
     expired: u32,
     entries: Slab<Entry>,
@@ -52,7 +75,11 @@ struct Entry {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Place {
-    Slot { level: u8, slot: u8 },
+    /// In slot `slot` of the physical list set `list` (an index into `Wheel::lists`).
+    Slot {
+        list: u8,
+        slot: u8,
+    },
     Expired,
     Fired,
 }
@@ -63,6 +90,11 @@ fn slot_range(level: usize) -> u64 {
 
 fn level_range(level: usize) -> u64 {
     1 << (SLOT_BITS as usize * (level + 1))
+}
+
+/// The slot of `level` that tick `tick` falls in.
+fn slot_of(level: usize, tick: u64) -> usize {
+    ((tick >> (SLOT_BITS as usize * level)) % SLOTS as u64) as usize
 }
 
 /// The level for an entry due at `when`, seen from `elapsed` (`when > elapsed`).
@@ -79,7 +111,10 @@ impl Wheel {
     pub(crate) fn new() -> Wheel {
         Wheel {
             elapsed: 0,
-            levels: std::array::from_fn(|_| Level { occupied: 0, heads: [NIL; SLOTS] }),
+            lists: std::array::from_fn(|_| Level { occupied: 0, heads: [NIL; SLOTS] }),
+            swapped: false,
+            staging: None,
+            staged_at: 0,
             expired: NIL,
             entries: Slab::new(),
         }
@@ -139,7 +174,12 @@ impl Wheel {
         if self.expired != NIL {
             return Some(self.elapsed);
         }
-        (0..LEVELS).filter_map(|level| self.next_slot(level).map(|(_, deadline)| deadline)).min()
+        let staged = (0..2).any(|level| self.lists[self.staged_list(level)].occupied != 0);
+        let boundary = self.staging.filter(|_| staged);
+        (0..LEVELS)
+            .filter_map(|level| self.next_slot(level).map(|(_, deadline)| deadline))
+            .chain(boundary)
+            .min()
     }
 
     /// Fires every entry due at or before tick `now`, pushing their wakers onto `wakers`. Stops
@@ -147,34 +187,102 @@ impl Wheel {
     /// the rest.
     pub(crate) fn advance(&mut self, now: u64, wakers: &mut Vec<Waker>, limit: usize) -> bool {
         let start = wakers.len();
-        loop {
+        let more = loop {
             while self.expired != NIL {
                 let key = self.expired;
                 self.unlink(key);
                 self.fire(key, wakers);
             }
             if wakers.len() - start >= limit {
-                return true;
+                break true;
             }
+            // The staging boundary is a stop of its own: once the whole next level-2 slot is
+            // staged that slot is empty, yet time must stop there to swap the staged lists in.
+            // (At a tie the level's slot sorts first; the swap still happens before it is
+            // processed.)
+            let boundary = self.staging.map(|at| (at, LEVELS, 0));
             let next = (0..LEVELS)
                 .filter_map(|level| self.next_slot(level).map(|(slot, deadline)| (deadline, level, slot)))
+                .chain(boundary)
                 .min();
             match next {
                 Some((deadline, level, slot)) if deadline <= now => {
                     self.elapsed = deadline;
-                    self.process_slot(level, slot, wakers);
+                    if self.staging == Some(deadline) {
+                        self.swap_in_staged();
+                    }
+                    if level < LEVELS {
+                        self.process_slot(level, slot, wakers);
+                    }
                 }
                 _ => {
                     self.elapsed = self.elapsed.max(now);
-                    return false;
+                    break false;
                 }
             }
+        };
+        self.stage_ahead();
+        more
+    }
+
+    /// Stages a batch of the next level-2 slot's entries into the spare level-0 and level-1
+    /// lists, starting on that slot if nothing is being staged.
+    fn stage_ahead(&mut self) {
+        let boundary = match self.staging {
+            Some(boundary) => boundary,
+            None => {
+                let boundary = (self.elapsed | (level_range(1) - 1)) + 1;
+                // At a boundary of level 2 itself the entries come from a higher level, whose
+                // cascade is rare (every 17 s); those are left to `process_slot`.
+                if boundary.is_multiple_of(level_range(2)) || !self.slot_occupied(2, boundary) {
+                    return;
+                }
+                self.staging = Some(boundary);
+                self.staged_at = self.elapsed;
+                boundary
+            }
+        };
+        let budget = (self.elapsed - self.staged_at).max(1) * STAGE_PER_TICK;
+        self.staged_at = self.elapsed;
+        let slot = slot_of(2, boundary);
+        for _ in 0..budget {
+            let key = self.lists[2].heads[slot];
+            if key == NIL {
+                return;
+            }
+            self.unlink(key);
+            let when = self.entries[key as usize].when;
+            let level = level_for(boundary, when);
+            let place = Place::Slot { list: self.staged_list(level) as u8, slot: slot_of(level, when) as u8 };
+            self.link(key, place);
         }
+    }
+
+    /// At the staging boundary: the staged lists become the current ones. The current ones are
+    /// empty then: every entry they held was due before the boundary.
+    fn swap_in_staged(&mut self) {
+        debug_assert!((0..2).all(|level| self.lists[self.current_list(level)].occupied == 0));
+        self.swapped = !self.swapped;
+        self.staging = None;
+    }
+
+    fn slot_occupied(&self, level: usize, tick: u64) -> bool {
+        self.lists[self.current_list(level)].occupied & (1 << slot_of(level, tick)) != 0
+    }
+
+    /// The physical list set that holds `level` now.
+    fn current_list(&self, level: usize) -> usize {
+        if level < 2 && self.swapped { STAGED + level } else { level }
+    }
+
+    /// The physical list set that receives staged entries of `level` (0 or 1).
+    fn staged_list(&self, level: usize) -> usize {
+        if self.swapped { level } else { STAGED + level }
     }
 
     /// The first occupied slot of `level` at or after `elapsed`, and the tick it comes due.
     fn next_slot(&self, level: usize) -> Option<(usize, u64)> {
-        let occupied = self.levels[level].occupied;
+        let occupied = self.lists[self.current_list(level)].occupied;
         if occupied == 0 {
             return None;
         }
@@ -191,7 +299,8 @@ impl Wheel {
     }
 
     fn process_slot(&mut self, level: usize, slot: usize, wakers: &mut Vec<Waker>) {
-        let lvl = &mut self.levels[level];
+        let list = self.current_list(level);
+        let lvl = &mut self.lists[list];
         let mut key = std::mem::replace(&mut lvl.heads[slot], NIL);
         lvl.occupied &= !(1 << slot);
         while key != NIL {
@@ -226,13 +335,17 @@ impl Wheel {
             // Entries beyond the span sit in the top level until they come closer.
             let pos = when.min(self.elapsed + SPAN - 1);
             let level = level_for(self.elapsed, pos);
-            let slot = (pos >> (SLOT_BITS as usize * level)) % SLOTS as u64;
-            Place::Slot { level: level as u8, slot: slot as u8 }
+            Place::Slot { list: self.current_list(level) as u8, slot: slot_of(level, pos) as u8 }
         };
+        self.link(key, place);
+    }
+
+    /// Pushes an unlinked entry onto the front of the list at `place`.
+    fn link(&mut self, key: u32, place: Place) {
         let head = self.head_mut(place);
         let old_head = std::mem::replace(head, key);
-        if let Place::Slot { level, slot } = place {
-            self.levels[level as usize].occupied |= 1 << slot;
+        if let Place::Slot { list, slot } = place {
+            self.lists[list as usize].occupied |= 1 << slot;
         }
         if old_head != NIL {
             self.entries[old_head as usize].prev = key;
@@ -253,10 +366,10 @@ impl Wheel {
             self.entries[prev as usize].next = next;
         } else {
             *self.head_mut(place) = next;
-            if let Place::Slot { level, slot } = place
+            if let Place::Slot { list, slot } = place
                 && next == NIL
             {
-                self.levels[level as usize].occupied &= !(1 << slot);
+                self.lists[list as usize].occupied &= !(1 << slot);
             }
         }
         if next != NIL {
@@ -270,7 +383,7 @@ impl Wheel {
 
     fn head_mut(&mut self, place: Place) -> &mut u32 {
         match place {
-            Place::Slot { level, slot } => &mut self.levels[level as usize].heads[slot as usize],
+            Place::Slot { list, slot } => &mut self.lists[list as usize].heads[slot as usize],
             Place::Expired => &mut self.expired,
             Place::Fired => unreachable!("fired entries are in no list"),
         }
@@ -330,6 +443,49 @@ mod tests {
         let again: Vec<_> = (0..100).map(|i| wheel.insert(300 + i, waker())).collect();
         assert_eq!(again, (0..100).collect::<Vec<_>>());
         assert_eq!(fire_until(&mut wheel, 400), 100);
+    }
+
+    /// The next level-2 slot is staged ahead of its boundary, in batches; staged entries can be
+    /// cancelled, entries added during staging are cascaded at the boundary, and every one
+    /// fires at its own tick.
+    #[test]
+    fn the_next_level_2_slot_is_staged_ahead_and_fires_on_time() {
+        let mut wheel = Wheel::new();
+        let boundary = level_range(1);
+        let mut pending: Vec<(Key, u64)> = (0..20_000)
+            .map(|i| boundary + i % level_range(1))
+            .map(|when| (wheel.insert(when, waker()), when))
+            .collect();
+        let mut now = 0;
+        while now < boundary - 1 {
+            now += 1;
+            fire_until(&mut wheel, now);
+            if now == 8 {
+                // Some are staged, not all: staging goes in batches.
+                assert_eq!(wheel.staging, Some(boundary));
+                assert!(wheel.lists[2].occupied != 0);
+                assert!(wheel.lists[wheel.staged_list(1)].occupied != 0);
+            }
+            if now == boundary / 2 {
+                for (key, _) in pending.drain(..5_000) {
+                    wheel.remove(key);
+                }
+                pending.extend(
+                    (0..100).map(|i| boundary + i * 37).map(|when| (wheel.insert(when, waker()), when)),
+                );
+            }
+        }
+        assert_eq!(wheel.lists[2].occupied, 0, "the whole slot was staged before its boundary");
+        assert_eq!(wheel.next_expiration(), Some(boundary));
+        while now < 2 * boundary {
+            now += 1;
+            fire_until(&mut wheel, now);
+            for &(key, when) in &pending {
+                assert_eq!(wheel.is_fired(key), when <= now, "due {when}, now {now}");
+            }
+            pending.retain(|&(key, _)| !wheel.is_fired(key));
+        }
+        assert!(pending.is_empty());
     }
 
     #[test]
