@@ -5,7 +5,7 @@
 //! cargo bench --bench runtime -- ping_pong    # only workloads whose name contains the filter
 //! cargo bench --bench runtime -- --runs 3
 //! cargo bench --bench runtime -- --pin        # both runtimes' workers pinned, one per CPU
-//! RYCOS_BENCH_SPLIT=1 cargo bench --bench runtime -- yield_many   # every run: time, CPU, polls per worker, unparks
+//! RYCOS_BENCH_SPLIT=1 cargo bench --bench runtime -- yield_many   # every run: time, CPU, polls per worker, unparks, steals
 //! ```
 //!
 //! Both runtimes get the same number of workers (2 by default, `--workers N`); tokio's
@@ -525,8 +525,9 @@ fn main() {
                     let polls: Vec<u64> =
                         after.worker_polls.iter().zip(&before.worker_polls).map(|(a, b)| a - b).collect();
                     let unparks = after.worker_unparks - before.worker_unparks;
+                    let steals = after.worker_steals - before.worker_steals;
                     let split = if flavor == Flavor::Rycos {
-                        format!(", polls per worker {polls:?}, unparks {unparks}")
+                        format!(", polls per worker {polls:?}, unparks {unparks}, steals {steals}")
                     } else {
                         String::new()
                     };

@@ -80,6 +80,7 @@ fn tasks_queued_behind_a_busy_worker_are_stolen() {
     release.open();
     got.sort_unstable();
     assert_eq!(got, (0..100).collect::<Vec<_>>());
+    assert!(rt.metrics().worker_steals > 0, "the metrics count the steals");
 }
 
 /// Rounds of: a task (on a worker of `rt`) runs `before`, queues one task on its own worker,

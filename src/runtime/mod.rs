@@ -255,6 +255,9 @@ pub struct RuntimeMetrics {
     /// Tasks each worker has polled since the runtime started, by worker index: how the work
     /// spread over the workers.
     pub worker_polls: Vec<u64>,
+    /// Times any worker took tasks from another worker's queue since the runtime started
+    /// (one count per batch taken).
+    pub worker_steals: u64,
 }
 
 impl Handle {
@@ -391,6 +394,11 @@ impl Handle {
                 .iter()
                 .map(|r| r.activity.polls.load(crate::loom::sync::atomic::Ordering::Relaxed))
                 .collect(),
+            worker_steals: shared
+                .remotes
+                .iter()
+                .map(|r| r.activity.steals.load(crate::loom::sync::atomic::Ordering::Relaxed))
+                .sum(),
         }
     }
 

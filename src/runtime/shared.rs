@@ -40,6 +40,9 @@ pub(crate) struct Activity {
     pub(super) unparks: AtomicU64,
     /// Tasks the worker has polled (a metric: shows how work spread over the workers).
     pub(super) polls: AtomicU64,
+    /// Times the worker took tasks from another worker's queue (a metric: a chain of tasks
+    /// that moves between workers shows up here).
+    pub(super) steals: AtomicU64,
     /// Tasks spawned and tasks ended on this worker (a metric: their difference, summed over
     /// the workers and `Shared::outside`, is the number of live tasks).
     pub(super) spawned: AtomicU64,

@@ -256,6 +256,8 @@ impl Worker {
                 continue;
             }
             if let Some(task) = stealer.steal_into(&self.local) {
+                let steals = &self.shared.remotes[self.index].activity.steals;
+                steals.store(steals.load(Relaxed) + 1, Relaxed);
                 return Some(task);
             }
         }
