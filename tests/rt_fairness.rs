@@ -124,6 +124,39 @@ fn the_driver_parked_beside_a_busy_worker_picks_up_a_lone_task_behind_a_hog() {
     });
 }
 
+/// One link of a chain of tasks, each queuing the next as the only task on its worker (a lone
+/// task, which wakes nobody while another worker watches). Once a worker has parked to watch,
+/// the last link queues `last` and hogs its worker until `release` opens.
+fn chain_then_hog(handle: rycos::Handle, release: Gate, last: impl FnOnce() + Send + 'static) {
+    if handle.metrics().worker_watches == 0 {
+        let h = handle.clone();
+        rycos::spawn(async move { chain_then_hog(h, release, last) });
+        // Keeps the next link queued for a while, so the other worker, parking, finds it there.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_micros(20) {
+            std::hint::spin_loop();
+        }
+        return;
+    }
+    rycos::spawn(async move { last() });
+    release.wait();
+}
+
+#[test]
+fn a_watcher_takes_a_lone_task_queued_behind_a_worker_stuck_in_a_poll() {
+    let _w = watchdog(Duration::from_secs(60));
+    let rt = rt(2);
+    for round in 0..5 {
+        let release = Gate::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (handle, r) = (rt.handle().clone(), release.clone());
+        rt.spawn(async move { chain_then_hog(handle, r, move || tx.send(()).unwrap()) });
+        rx.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|_| panic!("round {round}: stranded"));
+        release.open();
+    }
+    assert!(rt.metrics().worker_watches > 0, "the lone tasks were watched");
+}
+
 #[test]
 fn a_task_that_never_waits_yields_to_others_through_the_budget() {
     let _w = watchdog(Duration::from_secs(60));

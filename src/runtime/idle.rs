@@ -17,6 +17,15 @@
 //!   its read, so at least one sees the other: either the parker finds the work, or the
 //!   notifier finds the parker. (Fences rather than SeqCst accesses alone: loom models SeqCst
 //!   fences exactly but treats SeqCst accesses as AcqRel.)
+//! - *Lone tasks* are the exception. A worker that queues a task while nothing else is queued
+//!   on it runs that task itself as soon as the current poll returns, so waking another worker
+//!   for it only makes a thief spin beside a busy worker (a chain of spawns woke the other
+//!   worker ~1,000 times in 10 ms and ran at half speed). Someone must still notice if the
+//!   current poll never returns: the last searcher that parks with only lone tasks queued
+//!   becomes a *watcher* and parks with a timeout (see `Worker::park`); while one watches, a
+//!   lone task wakes nobody ([`Idle::worker_to_notify_unless_watched`]). The watcher count is
+//!   published before the watcher sleeps and withdrawn after it wakes, before it looks at the
+//!   queues again, so a notifier that saw a watcher is covered by that watcher's next look.
 
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst, fence};
@@ -27,6 +36,8 @@ pub(crate) struct Idle {
     /// Indexes of parked workers.
     sleepers: Mutex<Vec<usize>>,
     num_workers: usize,
+    /// Parked workers watching lone tasks (sleeping with a timeout).
+    watchers: AtomicUsize,
 }
 
 const UNPARK_SHIFT: usize = usize::BITS as usize / 2;
@@ -47,6 +58,7 @@ impl Idle {
             state: AtomicUsize::new(num_workers << UNPARK_SHIFT),
             sleepers: Mutex::new(Vec::with_capacity(num_workers)),
             num_workers,
+            watchers: AtomicUsize::new(0),
         }
     }
 
@@ -63,6 +75,27 @@ impl Idle {
         let worker = sleepers.pop()?;
         self.state.fetch_add(UNPARK_ONE | 1, SeqCst);
         Some(worker)
+    }
+
+    /// Like [`worker_to_notify`](Idle::worker_to_notify), for a lone task: nobody is woken
+    /// while a watcher will look at it anyway.
+    pub(crate) fn worker_to_notify_unless_watched(&self) -> Option<usize> {
+        fence(SeqCst);
+        if self.watchers.load(SeqCst) > 0 {
+            return None;
+        }
+        self.worker_to_notify()
+    }
+
+    /// A parking worker will watch the lone tasks: called before it sleeps.
+    pub(crate) fn start_watching(&self) {
+        self.watchers.fetch_add(1, SeqCst);
+    }
+
+    /// The watcher woke: called before it looks at the queues again.
+    pub(crate) fn stop_watching(&self) {
+        self.watchers.fetch_sub(1, SeqCst);
+        fence(SeqCst);
     }
 
     fn notify_should_wakeup(&self) -> bool {
@@ -110,6 +143,11 @@ impl Idle {
             }
             None => false,
         }
+    }
+
+    /// True while `worker` is among the parked (no notifier has taken it out to search).
+    pub(crate) fn is_parked(&self, worker: usize) -> bool {
+        self.sleepers.lock().contains(&worker)
     }
 
     pub(crate) fn num_parked(&self) -> usize {

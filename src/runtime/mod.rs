@@ -36,6 +36,7 @@ pub use context::EnterGuard;
 pub(crate) use shared::{Shared, TaskOptions};
 
 use crate::error::SpawnError;
+use crate::loom::sync::atomic::Ordering::Relaxed;
 use crate::loom::sync::{Arc, Mutex};
 use crate::loom::thread;
 use crate::task::{ActorBody, Cx, JoinHandle, TaskId, TaskRef};
@@ -207,9 +208,7 @@ impl Runtime {
         let stuck_tasks = shared
             .remotes
             .iter()
-            .filter_map(|r| {
-                TaskId::from_u64(r.activity.running.load(crate::loom::sync::atomic::Ordering::Relaxed))
-            })
+            .filter_map(|r| TaskId::from_u64(r.activity.running.load(Relaxed)))
             .collect();
         ShutdownReport { stuck_workers: shared.num_workers() - shared.workers_exited(), stuck_tasks }
     }
@@ -258,6 +257,10 @@ pub struct RuntimeMetrics {
     /// Times any worker took tasks from another worker's queue since the runtime started
     /// (one count per batch taken).
     pub worker_steals: u64,
+    /// Times a worker parked to watch lone tasks since the runtime started: a task queued on a
+    /// busy worker with nothing else queued wakes nobody, and one parked worker looks at it
+    /// every 0.1–1.6 ms instead, in case the busy worker is stuck in a long poll.
+    pub worker_watches: u64,
 }
 
 impl Handle {
@@ -384,21 +387,10 @@ impl Handle {
             local_queue_depth: shared.remotes.iter().map(|r| r.stealer.len()).sum(),
             parked_workers: shared.idle.num_parked(),
             timers: shared.timers.len(),
-            worker_unparks: shared
-                .remotes
-                .iter()
-                .map(|r| r.activity.unparks.load(crate::loom::sync::atomic::Ordering::Relaxed))
-                .sum(),
-            worker_polls: shared
-                .remotes
-                .iter()
-                .map(|r| r.activity.polls.load(crate::loom::sync::atomic::Ordering::Relaxed))
-                .collect(),
-            worker_steals: shared
-                .remotes
-                .iter()
-                .map(|r| r.activity.steals.load(crate::loom::sync::atomic::Ordering::Relaxed))
-                .sum(),
+            worker_unparks: shared.total(|activity| &activity.unparks),
+            worker_polls: shared.remotes.iter().map(|r| r.activity.polls.load(Relaxed)).collect(),
+            worker_steals: shared.total(|activity| &activity.steals),
+            worker_watches: shared.total(|activity| &activity.watches),
         }
     }
 

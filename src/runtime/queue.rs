@@ -58,9 +58,6 @@ mod imp {
         pub(crate) fn steal_into(&self, dest: &Local) -> Option<Notified> {
             settle(|| self.0.steal_batch_and_pop(&dest.0))
         }
-        pub(crate) fn is_empty(&self) -> bool {
-            self.0.is_empty()
-        }
         pub(crate) fn len(&self) -> usize {
             self.0.len()
         }
@@ -133,9 +130,6 @@ mod imp {
     impl Stealer {
         pub(crate) fn steal_into(&self, dest: &Local) -> Option<Notified> {
             steal_half(&self.0, dest)
-        }
-        pub(crate) fn is_empty(&self) -> bool {
-            self.0.lock().is_empty()
         }
         pub(crate) fn len(&self) -> usize {
             self.0.lock().len()

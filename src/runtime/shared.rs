@@ -31,6 +31,17 @@ pub(crate) struct Remote {
     pub(super) activity: CachePadded<Activity>,
 }
 
+/// What a parking worker finds queued (see `Shared::queued_work`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Queued {
+    Nothing,
+    /// Only lone tasks: one task in a worker's queue, which that (running) worker is about to
+    /// run itself.
+    Lone,
+    /// Work another worker should take: the global queue, or a queue of two or more.
+    Surplus,
+}
+
 /// The worker's own counters, written only by it, read for reports and metrics.
 #[derive(Default)]
 pub(crate) struct Activity {
@@ -43,6 +54,8 @@ pub(crate) struct Activity {
     /// Times the worker took tasks from another worker's queue (a metric: a chain of tasks
     /// that moves between workers shows up here).
     pub(super) steals: AtomicU64,
+    /// Times the worker parked as the watcher of lone tasks (a metric; see `Worker::watch`).
+    pub(super) watches: AtomicU64,
     /// Tasks spawned and tasks ended on this worker (a metric: their difference, summed over
     /// the workers and `Shared::outside`, is the number of live tasks).
     pub(super) spawned: AtomicU64,
@@ -168,6 +181,11 @@ impl Shared {
         });
     }
 
+    /// A worker counter summed over the workers.
+    pub(super) fn total(&self, counter: impl Fn(&Activity) -> &AtomicU64) -> u64 {
+        self.remotes.iter().map(|remote| counter(&remote.activity).load(Relaxed)).sum()
+    }
+
     /// Tasks spawned and not yet ended, from the counters `count` keeps.
     pub(super) fn live_tasks(&self) -> usize {
         let activities = self.remotes.iter().map(|remote| &remote.activity).chain([&self.outside]);
@@ -234,13 +252,30 @@ impl Shared {
         }
     }
 
-    /// Called by the last searcher as it parks: work published meanwhile must not be stranded.
-    pub(super) fn notify_if_work_pending(&self) {
-        let pending = self.remotes.iter().any(|r| !r.stealer.is_empty()) || !self.inject.is_empty();
-        crate::loom::loom_trace!("last searcher parks; work pending: {pending}");
-        if pending {
-            self.notify_parked();
+    /// After a worker queued a *lone* task (see `Worker::push_local`): wakes a parked worker
+    /// only if none watches the lone tasks already.
+    pub(super) fn notify_parked_for_lone_task(&self) {
+        let chosen = self.idle.worker_to_notify_unless_watched();
+        crate::loom::loom_trace!("notify_parked_for_lone_task -> {chosen:?}");
+        if let Some(index) = chosen {
+            self.remotes[index].unparker.unpark();
         }
+    }
+
+    /// What is queued anywhere, as the last searcher sees it when it parks.
+    pub(super) fn queued_work(&self) -> Queued {
+        if !self.inject.is_empty() {
+            return Queued::Surplus;
+        }
+        let mut queued = Queued::Nothing;
+        for remote in self.remotes.iter() {
+            match remote.stealer.len() {
+                0 => {}
+                1 => queued = Queued::Lone,
+                _ => return Queued::Surplus,
+            }
+        }
+        queued
     }
 
     /// Becomes the driver if nobody is; the driver role is given back when the guard drops.

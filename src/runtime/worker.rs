@@ -25,7 +25,7 @@
 //! queue.
 
 use super::queue::Local;
-use super::shared::{NO_WORKER, Shared};
+use super::shared::{NO_WORKER, Queued, Shared};
 use super::{Handle, context, park::Parker};
 use crate::coop;
 use crate::loom::sync::Arc;
@@ -46,15 +46,31 @@ const MAX_LIFO_POLLS: u32 = 3;
 /// runtime still sleeps.
 const SPIN_ROUNDS: u32 = if cfg!(loom) { 1 } else { 16 };
 
-/// How long a thief leaves alone the only task queued on a worker that keeps polling. A task
-/// spawned or woken by the running task is usually the one its worker runs next: stealing it
-/// moves a chain of tasks to another core at every link (chained_spawn ran 3–5× slower in the
-/// runs where that happened). A worker that has not started another poll for this long may be
-/// stuck in a long one, and its lone task is taken. (Go's scheduler waits ~3 µs before stealing
-/// a P's `runnext` for the same reason.) Skipping never strands the task: the last searcher to
-/// park finds it queued and wakes a worker again (`notify_if_work_pending`), which steals it
-/// once the grace has run out. Zero under loom: the grace is timing, not protocol.
+/// How long a thief leaves alone the only task queued on a worker that keeps polling (a *lone*
+/// task). A task spawned or woken by the running task is usually the one its worker runs next:
+/// stealing it moves a chain of tasks to another core at every link (chained_spawn ran 3–5×
+/// slower in the runs where that happened). A worker that has not started another poll for
+/// this long may be stuck in a long one, and its lone task is taken. (Go's scheduler waits
+/// ~3 µs before stealing a P's `runnext` for the same reason.) Zero under loom: the grace is
+/// timing, not protocol.
+///
+/// Queuing a lone task wakes nobody if a parked worker already *watches* (see idle.rs): the
+/// last searcher to park with only lone tasks queued sleeps `WATCH_FIRST`, doubling up to
+/// `WATCH_LAST`, then looks again; so a lone task behind a poll that never returns is taken
+/// within about `WATCH_LAST`, and a busy worker's stream of lone tasks costs a few wake-ups.
 const LONE_TASK_GRACE: Duration = if cfg!(loom) { Duration::ZERO } else { Duration::from_micros(5) };
+const WATCH_FIRST: Duration = Duration::from_micros(100);
+const WATCH_LAST: Duration = Duration::from_micros(1_600);
+
+/// What a watcher does after a sleep (see `Worker::watch`).
+enum Watch {
+    /// Keep watching.
+    Continue,
+    /// Nothing is queued and no other worker runs: sleep until notified.
+    Sleep,
+    /// Back to the run loop.
+    Return,
+}
 
 pub(crate) struct Worker {
     shared: Arc<Shared>,
@@ -213,10 +229,22 @@ impl Worker {
     }
 
     /// Queues a task at the back of the local queue and lets an idle worker know there is
-    /// work to steal.
+    /// work to steal, unless it is a lone task: the only one this worker has to run next.
     pub(super) fn push_local(&self, task: Notified) {
+        let lone = self.local.is_empty() && self.lifo_is_empty();
         self.local.push(task);
-        self.shared.notify_parked();
+        if lone {
+            self.shared.notify_parked_for_lone_task();
+        } else {
+            self.shared.notify_parked();
+        }
+    }
+
+    fn lifo_is_empty(&self) -> bool {
+        let task = self.lifo.take();
+        let empty = task.is_none();
+        self.lifo.set(task);
+        empty
     }
 
     fn steal_work(&self) -> Option<Notified> {
@@ -252,8 +280,13 @@ impl Worker {
                 continue;
             }
             let stealer = &remotes[victim].stealer;
-            if stealer.len() == 1 && self.within_lone_task_grace(victim) {
-                continue;
+            // An empty queue is skipped, not raced for: a steal attempt started on an empty
+            // queue takes the lone task its owner queues meanwhile, and with it the chain of
+            // tasks that task starts (seen as hundreds of hops in a 10 ms chained_spawn).
+            match stealer.len() {
+                0 => continue,
+                1 if self.within_lone_task_grace(victim) => continue,
+                _ => {}
             }
             if let Some(task) = stealer.steal_into(&self.local) {
                 let steals = &self.shared.remotes[self.index].activity.steals;
@@ -284,19 +317,25 @@ impl Worker {
     fn park(&self) {
         let was_searching = self.is_searching.replace(false);
         crate::loom::loom_trace!("worker {} parks (was searching: {was_searching})", self.index);
+        let mut watch = false;
         if self.shared.idle.transition_worker_to_parked(self.index, was_searching) {
-            // Dekker with `Idle::worker_to_notify`: we published "parked" and now read the
-            // queues; a notifier published work and then read "parked". With a SeqCst fence on
-            // both sides at least one sees the other (see idle.rs).
+            // The last searcher: work published meanwhile must not be stranded. Dekker with
+            // `Idle::worker_to_notify`: we published "parked" and now read the queues; a
+            // notifier published work and then read "parked". With a SeqCst fence on both sides
+            // at least one sees the other (see idle.rs).
             fence(SeqCst);
-            self.shared.notify_if_work_pending();
+            match self.shared.queued_work() {
+                Queued::Surplus => self.shared.notify_parked(),
+                Queued::Lone => watch = true,
+                Queued::Nothing => {}
+            }
         }
         if !self.shared.is_shutdown() {
-            match self.shared.try_claim_driver() {
-                Some(_driver) => self.park_as_driver(),
-                None => self.parker.park(None),
+            if watch {
+                self.watch();
+            } else {
+                self.sleep(None);
             }
-            self.shared.remotes[self.index].activity.unparks.fetch_add(1, Relaxed);
         }
         if !self.shared.idle.unpark_worker_by_id(self.index) {
             // A notifier woke us and counted us as a searcher.
@@ -305,15 +344,106 @@ impl Worker {
         crate::loom::loom_trace!("worker {} unparked (searching: {})", self.index, self.is_searching.get());
     }
 
-    /// Sleeps until notified or until the next timer is due (see `Shared::timer_registered`
-    /// for the other side of this handshake).
-    fn park_as_driver(&self) {
+    /// Sleeps once, as the driver if no other worker is, until notified or `wake_at`.
+    fn sleep(&self, wake_at: Option<Instant>) {
+        match self.shared.try_claim_driver() {
+            Some(_driver) => self.park_as_driver(wake_at),
+            None => self.parker.park(wake_at),
+        }
+        self.shared.remotes[self.index].activity.unparks.fetch_add(1, Relaxed);
+    }
+
+    /// Stays parked as the watcher of lone tasks (see `LONE_TASK_GRACE`): sleeps an interval at
+    /// a time, then looks whether each worker with a lone task queued has started a poll since
+    /// the interval began. One that has not is stuck in a poll: this worker returns to steal
+    /// its task. Returns as well as soon as there is anything else to do, and ends in a plain
+    /// sleep once no other worker is running.
+    fn watch(&self) {
+        // Counted as a watcher throughout, also while it looks between sleeps: a lone task
+        // queued meanwhile is covered by its next look and need not wake it.
+        self.shared.idle.start_watching();
+        let watches = &self.shared.remotes[self.index].activity.watches;
+        watches.store(watches.load(Relaxed) + 1, Relaxed);
+        let mut interval = WATCH_FIRST;
+        loop {
+            let since = Instant::now();
+            self.note_polls(since);
+            let wake_at = since + interval;
+            loop {
+                self.sleep(Some(wake_at));
+                match self.watch_outcome() {
+                    Watch::Return => {
+                        // The run loop searches and parks again: that is its next look.
+                        self.shared.idle.stop_watching();
+                        return;
+                    }
+                    Watch::Sleep => {
+                        // From here on a lone task wakes this worker; one queued before
+                        // `stop_watching` is seen by the look after it.
+                        self.shared.idle.stop_watching();
+                        if self.shared.queued_work() == Queued::Nothing {
+                            self.sleep(None);
+                        }
+                        return;
+                    }
+                    Watch::Continue if Instant::now() >= wake_at => break,
+                    Watch::Continue => {}
+                }
+            }
+            if self.a_lone_task_is_stuck() {
+                self.shared.idle.stop_watching();
+                return;
+            }
+            interval = (interval * 2).min(WATCH_LAST);
+        }
+    }
+
+    /// What a watcher does after a sleep.
+    fn watch_outcome(&self) -> Watch {
+        let has_own_work = !self.local.is_empty() || !self.lifo_is_empty() || self.shared.timers.is_due();
+        if self.shared.is_shutdown() || !self.shared.idle.is_parked(self.index) || has_own_work {
+            // Shutdown, or a notifier took this worker to search, or I/O events woke tasks
+            // here, or a timer is due: the run loop takes it from here.
+            return Watch::Return;
+        }
+        match self.shared.queued_work() {
+            Queued::Surplus => Watch::Return,
+            // Another worker may still queue lone tasks, waking nobody: go on watching.
+            _ if self.shared.idle.num_parked() < self.shared.remotes.len() => Watch::Continue,
+            Queued::Lone => Watch::Continue,
+            Queued::Nothing => Watch::Sleep,
+        }
+    }
+
+    /// Records every other worker's poll count as seen at `now` (see `within_lone_task_grace`).
+    fn note_polls(&self, now: Instant) {
+        for (victim, seen) in self.seen_polls.iter().enumerate() {
+            seen.set((self.shared.remotes[victim].activity.polls.load(Relaxed), now));
+        }
+    }
+
+    /// True if a worker with a lone task queued has not started a poll since `note_polls`.
+    fn a_lone_task_is_stuck(&self) -> bool {
+        self.shared.remotes.iter().zip(self.seen_polls.iter()).enumerate().any(|(victim, (remote, seen))| {
+            victim != self.index
+                && remote.stealer.len() == 1
+                && remote.activity.polls.load(Relaxed) == seen.get().0
+        })
+    }
+
+    /// Sleeps until notified, until the next timer is due (see `Shared::timer_registered` for
+    /// the other side of this handshake) or until `wake_at`.
+    fn park_as_driver(&self, wake_at: Option<Instant>) {
         let shared = &self.shared;
         shared.driver_parked.store(self.index, SeqCst);
         fence(SeqCst); // pairs with the fence in `Shared::timer_registered`
         let next = shared.timers.next_due_tick();
         shared.driver_deadline.store(next, SeqCst);
-        let deadline = (next != u64::MAX).then(|| shared.timers.instant_of(next));
+        let timer = (next != u64::MAX).then(|| shared.timers.instant_of(next));
+        let deadline = match (timer, wake_at) {
+            (Some(timer), Some(wake_at)) => Some(timer.min(wake_at)),
+            (timer, wake_at) => timer.or(wake_at),
+        };
         #[cfg(not(loom))]
         self.parker.park_in_reactor(deadline);
         // loom cannot model the poller: there the driver sleeps on its condition variable.

@@ -64,6 +64,11 @@ impl Timers {
         self.start + Duration::from_nanos(tick.saturating_mul(1 << TICK_SHIFT))
     }
 
+    /// True if a timer is due now.
+    pub(crate) fn is_due(&self) -> bool {
+        self.next.load(SeqCst) <= self.now_tick()
+    }
+
     pub(crate) fn next_due_tick(&self) -> u64 {
         self.next.load(SeqCst)
     }
