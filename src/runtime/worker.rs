@@ -18,6 +18,12 @@
 //! the driver: it waits in the reactor for I/O events, only until the next timer is due, and is
 //! woken with `Poller::notify`. Everyone else sleeps on a condition variable until notified.
 //!
+//! A *lone* task — the only task a running worker has queued, typically the one its current
+//! task just spawned or woke — is left to that worker: thieves give it a grace period, queuing
+//! it wakes nobody while a parked worker watches, and the watcher takes it only if the worker
+//! turns out to be stuck in a poll (`LONE_TASK_GRACE`, `Worker::watch`). Chains of tasks and
+//! request/reply pairs so stay on one core; surplus work (two or more queued) still spreads.
+//!
 //! Fairness guarantee at the time of writing: a task that is queued runs after at most
 //! `MAX_LIFO_POLLS` LIFO polls per queued task ahead of it, and a task in the global queue after
 //! at most `global_queue_interval` polls of its worker. A task that never returns from `poll`
