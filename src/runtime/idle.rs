@@ -17,15 +17,22 @@
 //!   its read, so at least one sees the other: either the parker finds the work, or the
 //!   notifier finds the parker. (Fences rather than SeqCst accesses alone: loom models SeqCst
 //!   fences exactly but treats SeqCst accesses as AcqRel.)
+//! - A worker pushing onto its own queue notifies only while the queue is short (fewer than
+//!   two tasks before the push). Pushes onto a queue of two or more notify nobody: a worker
+//!   that parked before the queue grew was notified by the push that made it long, and the
+//!   last searcher to park while it is long finds it so when it checks the queues. A busy
+//!   worker so pays no fence per push, most of what a yield or a spawn costs beyond the queue.
 //! - *Lone tasks* are the exception. A worker that queues a task while nothing else is queued
 //!   on it runs that task itself as soon as the current poll returns, so waking another worker
 //!   for it only makes a thief spin beside a busy worker (a chain of spawns woke the other
 //!   worker ~1,000 times in 10 ms and ran at half speed). Someone must still notice if the
 //!   current poll never returns: the last searcher that parks with only lone tasks queued
 //!   becomes a *watcher* and parks with a timeout (see `Worker::park`); while one watches, a
-//!   lone task wakes nobody ([`Idle::worker_to_notify_unless_watched`]). The watcher count is
-//!   published before the watcher sleeps and withdrawn after it wakes, before it looks at the
-//!   queues again, so a notifier that saw a watcher is covered by that watcher's next look.
+//!   lone task wakes nobody ([`Idle::worker_to_notify_unless_watched`]). The watcher is
+//!   counted from before its first sleep, through every look between sleeps, until it stops
+//!   watching; the count is withdrawn behind a fence *before* its last look at the queues (the
+//!   run loop's search and park, or the check before a plain sleep), so a notifier that saw a
+//!   watcher is always covered by one of that watcher's looks.
 
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst, fence};

@@ -51,6 +51,9 @@ mod imp {
         pub(crate) fn is_empty(&self) -> bool {
             self.0.is_empty()
         }
+        pub(crate) fn len(&self) -> usize {
+            self.0.len()
+        }
     }
 
     impl Stealer {
@@ -124,6 +127,9 @@ mod imp {
         }
         pub(crate) fn is_empty(&self) -> bool {
             self.0.lock().is_empty()
+        }
+        pub(crate) fn len(&self) -> usize {
+            self.0.lock().len()
         }
     }
 

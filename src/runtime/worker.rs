@@ -235,13 +235,17 @@ impl Worker {
     }
 
     /// Queues a task at the back of the local queue and lets an idle worker know there is
-    /// work to steal, unless it is a lone task: the only one this worker has to run next.
+    /// work to steal — unless it is a lone task (the only one this worker has to run next), or
+    /// the queue was a surplus already: the push that made it one notified, and a worker that
+    /// parked since saw the surplus as it parked (see idle.rs). So a worker whose queue stays
+    /// long pays no fence per push.
     pub(super) fn push_local(&self, task: Notified) {
-        let lone = self.local.is_empty() && self.lifo_is_empty();
+        let queued = self.local.len();
+        let lone = queued == 0 && self.lifo_is_empty();
         self.local.push(task);
         if lone {
             self.shared.notify_parked_for_lone_task();
-        } else {
+        } else if queued < 2 {
             self.shared.notify_parked();
         }
     }
