@@ -245,18 +245,17 @@ impl Shared {
 
     /// Wakes one parked worker if the idle protocol says one is needed.
     pub(super) fn notify_parked(&self) {
-        let chosen = self.idle.worker_to_notify();
-        crate::loom::loom_trace!("notify_parked -> {chosen:?}");
-        if let Some(index) = chosen {
-            self.remotes[index].unparker.unpark();
-        }
+        self.unpark_chosen(self.idle.worker_to_notify());
     }
 
     /// After a worker queued a *lone* task (see `Worker::push_local`): wakes a parked worker
     /// only if none watches the lone tasks already.
     pub(super) fn notify_parked_for_lone_task(&self) {
-        let chosen = self.idle.worker_to_notify_unless_watched();
-        crate::loom::loom_trace!("notify_parked_for_lone_task -> {chosen:?}");
+        self.unpark_chosen(self.idle.worker_to_notify_unless_watched());
+    }
+
+    fn unpark_chosen(&self, chosen: Option<usize>) {
+        crate::loom::loom_trace!("notify -> {chosen:?}");
         if let Some(index) = chosen {
             self.remotes[index].unparker.unpark();
         }

@@ -418,10 +418,10 @@ impl Worker {
         }
         match self.shared.queued_work() {
             Queued::Surplus => Watch::Return,
-            // Another worker may still queue lone tasks, waking nobody: go on watching.
-            _ if self.shared.idle.num_parked() < self.shared.remotes.len() => Watch::Continue,
-            Queued::Lone => Watch::Continue,
-            Queued::Nothing => Watch::Sleep,
+            // No other worker runs: nothing can get stuck, and nothing gets queued unnoticed.
+            Queued::Nothing if self.shared.idle.num_parked() == self.shared.remotes.len() => Watch::Sleep,
+            // Lone tasks to watch, or a running worker that may queue one, waking nobody.
+            _ => Watch::Continue,
         }
     }
 
