@@ -16,6 +16,10 @@
 //! - When the task ends, the mailbox is closed before the task is marked complete: later sends
 //!   get their message back, queued messages are dropped, waiting deliveries fail.
 //! - Capacity limits user messages only; exit notices ("control" messages) are always accepted.
+//!   Deliveries waiting for room in a bounded mailbox are served in the order they came: the
+//!   oldest `free` of them (as many as there are free slots) are woken and may queue; a new
+//!   delivery or a plain `send` finds the mailbox full while older deliveries wait for the free
+//!   slots (see `Waiting`).
 //! - Channel subscriptions are *sources*: a channel does not push into the mailbox; the mailbox
 //!   pulls new messages from each source's log into its queue whenever it is read (see
 //!   `channel::log`). A receive about to wait puts itself on each source channel's waiting
@@ -66,8 +70,18 @@ struct Slow<M> {
     /// A receive polled with some other waker than the task's own.
     receiver: Option<Waker>,
     /// Deliveries waiting for room in a full bounded mailbox, oldest first.
-    senders: VecDeque<(u64, Waker)>,
+    senders: VecDeque<Waiting>,
     next_ticket: u64,
+}
+
+/// A delivery waiting for room. Invariant (kept by every operation under the lock): the first
+/// `min(free slots, waiting)` entries are `woken`, the others are not. A woken one may queue its
+/// message the next time it is polled; everyone else who wants to queue a user message finds
+/// the mailbox full until the waiting deliveries have had their slots.
+struct Waiting {
+    ticket: u64,
+    waker: Waker,
+    woken: bool,
 }
 
 impl<M> Default for Slow<M> {
@@ -187,8 +201,19 @@ impl<M> Inner<M> {
         }
     }
 
-    fn has_room(&self) -> bool {
-        self.queue.len() < self.capacity as usize
+    /// Slots free for user messages (control messages may have overfilled the queue).
+    fn free_slots(&self) -> usize {
+        (self.capacity as usize).saturating_sub(self.queue.len())
+    }
+
+    fn deliveries_waiting(&self) -> usize {
+        self.slow.as_ref().map_or(0, |s| s.senders.len())
+    }
+
+    /// True if a user message from a sender that is not waiting yet may be queued now: there is
+    /// a free slot beyond those owed to the deliveries already waiting.
+    fn accepts_newcomer(&self) -> bool {
+        self.capacity == u32::MAX || self.free_slots() > self.deliveries_waiting()
     }
 
     fn slow(&mut self) -> &mut Slow<M> {
@@ -203,12 +228,20 @@ impl<M> Inner<M> {
         self.take_waiting_sender()
     }
 
-    /// After a message left a bounded mailbox: the oldest waiting delivery may go now.
+    /// After a slot was freed (a message left a bounded mailbox, or a woken delivery gave up
+    /// its turn): the waiting delivery that the slot now belongs to, to be woken after unlocking.
     fn take_waiting_sender(&mut self) -> Option<Waker> {
         if self.capacity == u32::MAX {
             return None;
         }
-        self.slow.as_mut()?.senders.pop_front().map(|(_, w)| w)
+        let free = self.free_slots();
+        let slow = self.slow.as_mut()?;
+        let entry = slow.senders.get_mut(free.checked_sub(1)?)?;
+        if entry.woken {
+            return None;
+        }
+        entry.woken = true;
+        Some(entry.waker.clone())
     }
 }
 
@@ -235,7 +268,7 @@ impl<M> Mailbox<M> {
         }
         // Channel messages that arrived earlier go first.
         let finished = if inner.has_sources() { inner.pull() } else { Vec::new() };
-        if !control && !inner.has_room() {
+        if !control && !inner.accepts_newcomer() {
             drop(inner);
             drop(finished);
             return Err(SendError::Full(message));
@@ -378,40 +411,54 @@ impl<M> Mailbox<M> {
         }
         // Channel messages that arrived earlier go first (as in `push`).
         finished.append(&mut inner.pull());
-        let waiting_ahead = ticket.is_none() && inner.slow.as_ref().is_some_and(|s| !s.senders.is_empty());
-        if inner.has_room() && !waiting_ahead {
-            if let Some(t) = ticket.take() {
-                inner.slow().senders.retain(|(x, _)| *x != t);
-            }
-            inner.queue.push_back(message);
-            return Poll::Ready(Ok(inner.take_receiver()));
-        }
-        *slot = Some(message);
-        let slow = inner.slow();
-        match ticket.and_then(|t| slow.senders.iter_mut().find(|(x, _)| *x == t)) {
-            Some((_, waker)) => waker.clone_from(cx.waker()),
+        let free = inner.free_slots();
+        let place = match *ticket {
+            None if inner.accepts_newcomer() => None,
             None => {
+                let slow = inner.slow();
                 let t = slow.next_ticket;
                 slow.next_ticket += 1;
-                slow.senders.push_back((t, cx.waker().clone()));
+                slow.senders.push_back(Waiting { ticket: t, waker: cx.waker().clone(), woken: false });
                 *ticket = Some(t);
+                *slot = Some(message);
+                return Poll::Pending;
             }
+            Some(t) => Some(
+                inner
+                    .slow()
+                    .senders
+                    .iter()
+                    .position(|w| w.ticket == t)
+                    .expect("a waiting delivery is listed"),
+            ),
+        };
+        if let Some(position) = place {
+            let senders = &mut inner.slow().senders;
+            if position >= free {
+                // Its slot was taken by a control message meanwhile: wait for the next one.
+                let entry = &mut senders[position];
+                entry.woken = false;
+                entry.waker.clone_from(cx.waker());
+                *slot = Some(message);
+                return Poll::Pending;
+            }
+            senders.remove(position);
+            *ticket = None;
         }
-        Poll::Pending
+        inner.queue.push_back(message);
+        Poll::Ready(Ok(inner.take_receiver()))
     }
 
-    /// A waiting delivery gave up. If it had already been picked to use a free slot, the next
-    /// waiting delivery gets the chance instead, so no free slot is left unused.
+    /// A waiting delivery gave up. If it had been woken to use a free slot, the slot goes to the
+    /// next waiting delivery instead, so no free slot is left unused.
     pub(crate) fn cancel_deliver(&self, ticket: u64) {
         let mut inner = self.inner.lock();
-        let has_room = inner.has_room();
         let Some(slow) = inner.slow.as_mut() else { return };
-        let before = slow.senders.len();
-        slow.senders.retain(|(t, _)| *t != ticket);
-        let was_woken = slow.senders.len() == before;
-        let next = if was_woken && has_room { slow.senders.pop_front() } else { None };
+        let Some(position) = slow.senders.iter().position(|w| w.ticket == ticket) else { return };
+        let was_woken = slow.senders.remove(position).is_some_and(|w| w.woken);
+        let next = if was_woken { inner.take_waiting_sender() } else { None };
         drop(inner);
-        if let Some((_, waker)) = next {
+        if let Some(waker) = next {
             waker.wake();
         }
     }
@@ -431,6 +478,12 @@ impl<M> Mailbox<M> {
             return Wake::Nobody;
         }
         self.inner.lock().take_receiver()
+    }
+
+    /// The capacity for user messages, if the mailbox is bounded.
+    pub(crate) fn capacity(&self) -> Option<usize> {
+        let capacity = self.inner.lock().capacity;
+        (capacity != u32::MAX).then_some(capacity as usize)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -475,8 +528,8 @@ impl<M: Send + 'static> crate::task::MailboxSlot for Mailbox<M> {
         // Unreceived messages are dropped outside the lock (their destructors may send).
         drop(queued);
         drop(sources);
-        for (_, waker) in senders.into_iter().flatten() {
-            waker.wake();
+        for waiting in senders.into_iter().flatten() {
+            waiting.waker.wake();
         }
     }
 }

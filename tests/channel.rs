@@ -380,3 +380,172 @@ fn a_subscription_alone_does_not_keep_a_waiting_subscriber_alive_once_the_channe
         });
     });
 }
+
+/// A task with a bounded mailbox that takes one message each time it is resumed and reports it.
+fn slow_bounded_subscriber(capacity: usize) -> (TaskRef<u32>, std::sync::mpsc::Receiver<u32>) {
+    let (got_tx, got) = std::sync::mpsc::channel();
+    let task =
+        rycos::task::Builder::new().mailbox_capacity(capacity).spawn_task(move |cx: Cx<u32>| async move {
+            loop {
+                cx.suspend().await;
+                match cx.receive().await {
+                    Some(m) => got_tx.send(m).unwrap(),
+                    None => return,
+                }
+            }
+        });
+    (task, got)
+}
+
+fn resume(task: &TaskRef<u32>) {
+    while !task.resume(()) {
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn send_skips_a_full_bounded_subscriber_and_does_not_count_it() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    rt.block_on(async {
+        let chan = Channel::<u32>::new("bounded-send").unwrap();
+        let (slow, got) = slow_bounded_subscriber(10);
+        let (fast, fast_got) = collector::<u32>(100_000);
+        chan.subscribe(&slow).unwrap();
+        chan.subscribe(&fast).unwrap();
+        let counts: Vec<usize> = (0..100_000).map(|n| chan.send(n).unwrap()).collect();
+        assert!(counts[..10].iter().all(|&c| c == 2), "room for 10 in the bounded mailbox");
+        assert!(counts[10..].iter().all(|&c| c == 1), "then only the unbounded subscriber counts");
+        assert_eq!(slow.pending_messages(), 10, "the slow subscriber holds its capacity, no more");
+        assert!(matches!(slow.send(7), Err(rycos::SendError::Full(7))), "as a direct send sees it");
+        assert_eq!(fast_got.await.unwrap(), (0..100_000).collect::<Vec<_>>());
+        for expected in 0..10 {
+            resume(&slow);
+            assert_eq!(got.recv_timeout(Duration::from_secs(5)).unwrap(), expected);
+        }
+        // Room again: the next message gets in.
+        assert_eq!(chan.send(100_000).unwrap(), 1);
+        resume(&slow);
+        assert_eq!(got.recv_timeout(Duration::from_secs(5)).unwrap(), 100_000);
+        slow.terminate();
+    });
+}
+
+#[test]
+fn deliver_waits_for_room_in_a_full_subscriber_and_keeps_the_channel_order() {
+    let _w = watchdog(Duration::from_secs(60));
+    each_flavor(|rt| {
+        rt.block_on(async {
+            const MESSAGES: u32 = 2_000;
+            let chan = Channel::<u32>::new("bounded-deliver").unwrap();
+            // Receives everything, but its mailbox holds only 2.
+            let (task, got) = rycos::task::Builder::new().mailbox_capacity(2).spawn_task_joinable(
+                |cx: Cx<u32>| async move {
+                    let mut got = Vec::new();
+                    while let Some(m) = cx.receive().await {
+                        got.push(m);
+                        if got.len() % 7 == 0 {
+                            rycos::yield_now().await; // slower than the publisher
+                        }
+                    }
+                    got
+                },
+            );
+            chan.subscribe(&task).unwrap();
+            drop(task); // the subscription is its last sender: close ends it
+            let publisher = {
+                let chan = chan.clone();
+                rycos::spawn(async move {
+                    for n in 0..MESSAGES {
+                        assert_eq!(
+                            chan.deliver(n, 1, Duration::from_secs(20)).await.unwrap(),
+                            1,
+                            "message {n}"
+                        );
+                    }
+                })
+            };
+            publisher.await.unwrap();
+            chan.close();
+            assert_eq!(got.await.unwrap(), (0..MESSAGES).collect::<Vec<_>>(), "all of them, in order");
+        });
+    });
+}
+
+#[test]
+fn a_send_never_overtakes_a_delivery_waiting_for_a_full_subscriber() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    rt.block_on(async {
+        let chan = Channel::<u32>::new("bounded-order").unwrap();
+        let (slow, got) = slow_bounded_subscriber(1);
+        chan.subscribe(&slow).unwrap();
+        assert_eq!(chan.send(0).unwrap(), 1);
+        let mut waiting = std::pin::pin!(chan.deliver(1, 1, Duration::from_secs(20)));
+        assert!(futures::poll!(waiting.as_mut()).is_pending(), "full: the delivery waits for room");
+        assert_eq!(chan.send(2).unwrap(), 0, "full: a send skips the subscriber");
+        resume(&slow);
+        assert_eq!(got.recv_timeout(Duration::from_secs(5)).unwrap(), 0);
+        // The freed slot belongs to the waiting delivery, which has not run yet.
+        assert_eq!(chan.send(3).unwrap(), 0, "a send must not take the delivery's slot");
+        assert!(matches!(futures::poll!(waiting.as_mut()), std::task::Poll::Ready(Ok(1))));
+        resume(&slow);
+        assert_eq!(got.recv_timeout(Duration::from_secs(5)).unwrap(), 1);
+        slow.terminate();
+    });
+}
+
+#[test]
+fn a_delivery_to_a_subscriber_that_stays_full_ends_at_the_limit_uncounted() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    rt.block_on(async {
+        let chan = Channel::<u32>::new("bounded-limit").unwrap();
+        let (slow, got) = slow_bounded_subscriber(1);
+        let (fast, fast_got) = collector::<u32>(2);
+        chan.subscribe(&slow).unwrap();
+        chan.subscribe(&fast).unwrap();
+        assert_eq!(chan.send(0).unwrap(), 2);
+        let start = std::time::Instant::now();
+        assert_eq!(chan.deliver(1, 2, Duration::from_millis(50)).await.unwrap(), 1, "only the unbounded one");
+        assert!(start.elapsed() >= Duration::from_millis(50), "it waited for room until the limit");
+        assert_eq!(fast_got.await.unwrap(), [0, 1]);
+        // The withdrawn delivery left no claim on the mailbox: the freed slot is free for anyone.
+        resume(&slow);
+        assert_eq!(got.recv_timeout(Duration::from_secs(5)).unwrap(), 0);
+        assert_eq!(chan.send(2).unwrap(), 1);
+        resume(&slow);
+        assert_eq!(got.recv_timeout(Duration::from_secs(5)).unwrap(), 2);
+        slow.terminate();
+    });
+}
+
+#[test]
+fn a_panicking_transform_drops_that_message_and_spares_the_sender() {
+    let _w = watchdog(Duration::from_secs(10));
+    let rt = rt(2);
+    rt.block_on(async {
+        let picky = Channel::builder("picky")
+            .transform(|n: &u32| {
+                assert_ne!(*n, 3, "three is right out");
+                Some(*n)
+            })
+            .build()
+            .unwrap();
+        let top = Channel::<u32>::new("picky-top").unwrap();
+        top.subscribe(&picky).unwrap();
+        let (below, below_got) = collector::<u32>(5);
+        let (beside, beside_got) = collector::<u32>(6);
+        picky.subscribe(&below).unwrap();
+        top.subscribe(&beside).unwrap();
+        assert_eq!(picky.send(3).unwrap(), 0, "dropped, not an error");
+        let sender = {
+            let top = top.clone();
+            rycos::spawn(async move { (0..6).map(|n| top.send(n).unwrap()).collect::<Vec<_>>() })
+        };
+        assert_eq!(sender.await.unwrap(), [2, 2, 2, 1, 2, 2], "the sending task was not harmed");
+        assert_eq!(below_got.await.unwrap(), [0, 1, 2, 4, 5], "only the panicking message is lost");
+        assert_eq!(beside_got.await.unwrap(), [0, 1, 2, 3, 4, 5], "and only for that channel");
+        assert!(!picky.is_closed());
+    });
+}

@@ -116,3 +116,37 @@ fn many_waiting_deliveries_all_get_through_in_a_small_mailbox() {
     drop(task);
     assert_eq!(done.join_blocking().unwrap(), (0..5_000u64).sum());
 }
+
+#[test]
+fn a_send_finds_the_mailbox_full_while_a_delivery_waits_for_the_free_slot() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    let (got_tx, got) = std::sync::mpsc::channel();
+    // Takes one message per resume, and says which.
+    let task = rycos::task::Builder::new().on(rt.handle()).mailbox_capacity(1).spawn_task(
+        move |cx: Cx<u32>| async move {
+            loop {
+                cx.suspend().await;
+                got_tx.send(cx.receive().await.unwrap()).unwrap();
+            }
+        },
+    );
+    let resume = || {
+        while !task.resume(()) {
+            std::thread::yield_now();
+        }
+    };
+    rt.block_on(async {
+        task.send(0).unwrap();
+        let mut waiting = std::pin::pin!(task.deliver(1, Duration::from_secs(20)));
+        assert!(futures::poll!(waiting.as_mut()).is_pending(), "the mailbox is full: the delivery waits");
+        resume();
+        assert_eq!(got.recv_timeout(Duration::from_secs(10)).unwrap(), 0);
+        // The freed slot belongs to the waiting delivery, which has not run yet.
+        assert!(matches!(task.send(2), Err(SendError::Full(2))), "a send must not take the slot");
+        assert!(matches!(futures::poll!(waiting.as_mut()), std::task::Poll::Ready(Ok(()))));
+        resume();
+        assert_eq!(got.recv_timeout(Duration::from_secs(10)).unwrap(), 1);
+    });
+    task.terminate();
+}

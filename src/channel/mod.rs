@@ -8,6 +8,18 @@
 //! Every subscriber sees the messages of a channel in one order: a send hands the message to all
 //! subscribers before the next send on that channel starts.
 //!
+//! A subscriber's bounded mailbox ([`task::Builder::mailbox_capacity`]) counts channel messages
+//! like any other: [`Channel::send`] skips a subscriber whose mailbox is full (it is not counted
+//! in the result, as a direct `send` to it would return `Full`), and [`Channel::deliver`] waits
+//! for room in it, so a slow subscriber holds its publisher back instead of growing without
+//! limit. Messages to one subscriber keep the channel's order either way: while deliveries
+//! wait for room, later sends find the mailbox full. Unbounded subscribers take everything.
+//!
+//! A transform that panics loses only that message, for that channel: the panic is logged
+//! through `tracing` and the sender goes on.
+//!
+//! [`task::Builder::mailbox_capacity`]: crate::task::Builder::mailbox_capacity
+//!
 //! ```
 //! use rycos::channel::Channel;
 //!
@@ -32,21 +44,21 @@
 //! ```
 
 mod log;
+mod route;
 
-use crate::mailbox::Source;
 use crate::registry::Registry;
 use crate::runtime::Handle;
 use crate::task::{TaskId, TaskRef};
-use crate::time::timeout;
-use log::{Cursor, Writer};
+use crate::time::timeout_at;
+use log::Writer;
 use parking_lot::Mutex;
-use std::collections::VecDeque;
+use route::{Board, Bounded, Offer, PendingDelivery, Reader};
 use std::fmt;
-use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A transform: `Some` passes the (possibly changed) message on, `None` drops it.
 type Transform<M> = Box<dyn Fn(&M) -> Option<M> + Send + Sync>;
@@ -72,9 +84,11 @@ struct Inner<M> {
 }
 
 struct State<M> {
-    /// Messages for the task subscribers, who read them from their mailboxes.
+    /// Messages for the tasks subscribed through the log, who read them from their mailboxes.
     log: Writer<M>,
-    tasks: Vec<TaskSubscription>,
+    readers: Vec<Reader>,
+    /// Tasks with a bounded mailbox get each message queued directly (see `route`).
+    bounded: Vec<Bounded<M>>,
     /// Sub-channels get each message handed over at once (through their own transform).
     channels: Vec<Box<dyn Endpoint<M>>>,
     closed: bool,
@@ -84,134 +98,34 @@ struct State<M> {
 
 impl<M> State<M> {
     fn live_subscribers(&self) -> usize {
-        self.tasks.iter().filter(|t| t.is_live()).count()
+        self.readers.iter().filter(|r| r.is_live()).count()
+            + self.bounded.iter().filter(|b| b.is_live()).count()
             + self.channels.iter().filter(|c| c.is_alive()).count()
     }
-}
 
-/// A task's subscription, as the channel sees it.
-struct TaskSubscription {
-    id: TaskId,
-    flags: Arc<Flags>,
-}
-
-impl TaskSubscription {
-    fn is_live(&self) -> bool {
-        !self.flags.gone.load(Ordering::Acquire)
+    fn has_subscribers(&self) -> bool {
+        !(self.readers.is_empty() && self.bounded.is_empty() && self.channels.is_empty())
     }
-}
 
-impl Drop for TaskSubscription {
-    /// The wake-up holds a `TaskRef` (a sender: it keeps the task's receive from seeing "no
-    /// senders left"); it goes with the subscription, which also breaks the cycle
-    /// task → mailbox → source → flags → task.
-    fn drop(&mut self) {
-        // Dropped after the lock is released: it may be the task's last sender, whose drop
-        // wakes the task's receive.
-        let wake = self.flags.wake.lock().take();
-        drop(wake);
+    fn is_subscribed(&self, id: TaskId) -> bool {
+        self.readers.iter().any(|r| r.id == id && r.is_live())
+            || self.bounded.iter().any(|b| b.id == id && b.is_live())
     }
-}
 
-/// Shared by a subscription and the source in the subscriber's mailbox.
-struct Flags {
-    /// The subscriber's receive waits and is on the board's waiting list.
-    waiting: AtomicBool,
-    /// The log position where the subscription ends (`u64::MAX` while subscribed).
-    stop_at: AtomicU64,
-    /// The source is gone: the task has ended.
-    gone: AtomicBool,
-    board: Arc<Board>,
-    /// Wakes the task's receive; present while the channel lists the subscription.
-    wake: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
-}
-
-/// What subscribers' mailboxes post for their channel, so that a send looks at two counters
-/// rather than at every subscription.
-#[derive(Default)]
-struct Board {
-    /// Subscriptions whose task ended since the channel last swept its list.
-    ended: AtomicUsize,
-    /// Receivers waiting for the channel's next message; `waiting_count` is its length.
-    waiting: Mutex<Vec<Arc<Flags>>>,
-    waiting_count: AtomicUsize,
-}
-
-impl Board {
-    /// Wakes every waiting receiver (after a message was appended and fenced).
-    fn wake_waiting(&self) {
-        if self.waiting_count.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        let waiting = {
-            let mut list = self.waiting.lock();
-            self.waiting_count.store(0, Ordering::Relaxed);
-            std::mem::take(&mut *list)
-        };
-        // Woken outside the board lock: a wake takes the mailbox lock, and receivers take the
-        // board lock while holding theirs.
-        for flags in waiting {
-            if flags.waiting.swap(false, Ordering::AcqRel) {
-                let wake = flags.wake.lock();
-                if let Some(wake) = wake.as_ref() {
-                    wake();
-                }
-            }
+    /// Ends every log subscription after the messages appended so far.
+    fn end_readers(&self) {
+        let end = self.log.seq();
+        for reader in &self.readers {
+            reader.end_at(end);
         }
     }
 }
 
-/// The mailbox side of a task's subscription: a cursor in the channel's log.
-struct LogSource<M, N> {
-    cursor: Cursor<M>,
-    flags: Arc<Flags>,
-    _into: PhantomData<fn() -> N>,
-}
-
-impl<M, N> Source<N> for LogSource<M, N>
-where
-    M: Clone + Send + Sync,
-    N: From<M>,
-{
-    fn pull_into(&mut self, queue: &mut VecDeque<N>, max: usize) -> usize {
-        let stop_at = self.flags.stop_at.load(Ordering::Acquire);
-        let allowed = stop_at.saturating_sub(self.cursor.seq()).min(max as u64) as usize;
-        let mut pulled = 0;
-        while pulled < allowed {
-            let Some(message) = self.cursor.next() else { break };
-            queue.push_back(N::from(message));
-            pulled += 1;
-        }
-        pulled
-    }
-
-    fn next(&mut self) -> Option<N> {
-        if self.cursor.seq() >= self.flags.stop_at.load(Ordering::Acquire) {
-            return None;
-        }
-        self.cursor.next().map(N::from)
-    }
-
-    fn is_finished(&self) -> bool {
-        self.cursor.seq() >= self.flags.stop_at.load(Ordering::Acquire)
-    }
-
-    fn set_waiting(&self) {
-        if !self.flags.waiting.load(Ordering::Relaxed) {
-            self.flags.waiting.store(true, Ordering::Relaxed);
-            let board = &self.flags.board;
-            let mut list = board.waiting.lock();
-            list.push(self.flags.clone());
-            board.waiting_count.store(list.len(), Ordering::Relaxed);
-        }
-    }
-}
-
-impl<M, N> Drop for LogSource<M, N> {
-    fn drop(&mut self) {
-        self.flags.gone.store(true, Ordering::Release);
-        self.flags.board.ended.fetch_add(1, Ordering::Release);
-    }
+/// A `deliver` in progress: the waker to register with full subscribers, and where to put the
+/// deliveries that wait for room.
+struct Waits<'a, 'b> {
+    cx: &'a mut Context<'b>,
+    pending: &'a mut Vec<Box<dyn PendingDelivery>>,
 }
 
 /// Who a subscription refers to.
@@ -225,8 +139,9 @@ pub enum SubscriberKey {
 /// A sub-channel, as its parent sees it.
 trait Endpoint<M>: Send + Sync {
     fn key(&self) -> SubscriberKey;
-    /// Hands the message over; the number of end-point tasks it reached, `None` if closed.
-    fn forward(&self, message: &M) -> Option<usize>;
+    /// Hands the message over (a `deliver` passes its `waits`); the number of end-point tasks it
+    /// reached, `None` if the channel is closed.
+    fn forward(&self, message: &M, waits: Option<&mut Waits<'_, '_>>) -> Option<usize>;
     fn is_alive(&self) -> bool;
     /// True if messages sent here can reach the channel `target`.
     fn reaches(&self, target: u64) -> bool;
@@ -270,8 +185,8 @@ where
         SubscriberKey::Channel(self.inner.id)
     }
 
-    fn forward(&self, message: &M) -> Option<usize> {
-        match self.publish(N::from(message.clone())) {
+    fn forward(&self, message: &M, waits: Option<&mut Waits<'_, '_>>) -> Option<usize> {
+        match self.publish(N::from(message.clone()), waits) {
             Ok(delivered) => Some(delivered),
             Err(PublishError::Closed(_)) => None,
             // Nobody below yet: it reached no task, and stays subscribed.
@@ -398,7 +313,9 @@ pub struct ChannelBuilder<M> {
 
 impl<M: Clone + Send + Sync + 'static> ChannelBuilder<M> {
     /// Passes every message sent to the channel through `transform` first: `Some` sends the
-    /// returned message on, `None` drops it.
+    /// returned message on, `None` drops it. A transform that panics drops that message (the
+    /// send reports 0 end-point tasks reached) and the panic is logged as a `tracing` error;
+    /// the sending task goes on unharmed, as in pycos.
     pub fn transform(mut self, transform: impl Fn(&M) -> Option<M> + Send + Sync + 'static) -> Self {
         self.transform = Some(Box::new(transform));
         self
@@ -422,7 +339,8 @@ impl<M: Clone + Send + Sync + 'static> ChannelBuilder<M> {
             board: Arc::default(),
             state: Mutex::new(State {
                 log: Writer::new(),
-                tasks: Vec::new(),
+                readers: Vec::new(),
+                bounded: Vec::new(),
                 channels: Vec::new(),
                 closed: false,
                 watchers: Vec::new(),
@@ -487,25 +405,19 @@ impl<M: Clone + Send + Sync + 'static> Channel<M> {
             if state.closed {
                 return Err(ChannelError::Closed);
             }
-            let id = task.id();
-            if state.tasks.iter().any(|t| t.id == id && t.is_live()) {
+            if state.is_subscribed(task.id()) {
                 return Ok(());
             }
-            let task_ref = task.clone();
-            let flags = Arc::new(Flags {
-                waiting: AtomicBool::new(false),
-                stop_at: AtomicU64::new(u64::MAX),
-                gone: AtomicBool::new(false),
-                board: self.inner.board.clone(),
-                wake: Mutex::new(Some(Box::new(move || task_ref.wake_receiver()))),
-            });
-            let source =
-                LogSource::<M, N> { cursor: state.log.cursor(), flags: flags.clone(), _into: PhantomData };
-            // Lock order: channel, then mailbox (as in `send`).
-            if task.attach_source(Box::new(source)).is_err() {
-                return Err(ChannelError::TaskEnded);
+            if task.mailbox_capacity().is_some() {
+                if !task.is_alive() {
+                    return Err(ChannelError::TaskEnded);
+                }
+                state.bounded.push(Bounded::new(task));
+            } else {
+                let reader = Reader::attach(task, state.log.cursor(), &self.inner.board)
+                    .map_err(|()| ChannelError::TaskEnded)?;
+                state.readers.push(reader);
             }
-            state.tasks.push(TaskSubscription { id, flags });
             std::mem::take(&mut state.watchers)
         };
         for waker in watchers {
@@ -545,15 +457,16 @@ impl<M: Clone + Send + Sync + 'static> Channel<M> {
         match key {
             SubscriberKey::Task(id) => {
                 let end = state.log.seq();
-                let before = state.tasks.len();
-                state.tasks.retain(|t| {
-                    let unsubscribing = t.id == id;
+                let before = state.readers.len() + state.bounded.len();
+                state.readers.retain(|r| {
+                    let unsubscribing = r.id == id;
                     if unsubscribing {
-                        t.flags.stop_at.store(end, Ordering::Release);
+                        r.end_at(end);
                     }
                     !unsubscribing
                 });
-                state.tasks.len() != before
+                state.bounded.retain(|b| b.id != id);
+                state.readers.len() + state.bounded.len() != before
             }
             SubscriberKey::Channel(_) => {
                 let before = state.channels.len();
@@ -571,19 +484,51 @@ impl<M: Clone + Send + Sync + 'static> Channel<M> {
     /// Sends `message` to every subscriber; returns how many end-point tasks got it (summed
     /// through sub-channels; 0 if a transform dropped it). With no subscribers the message
     /// comes back in [`PublishError::NoSubscribers`].
+    ///
+    /// Never waits: a subscriber whose bounded mailbox is full does not get the message and is
+    /// not counted, as a direct [`TaskRef::send`] to it would return `Full`.
     pub fn send(&self, message: M) -> Result<usize, PublishError<M>> {
-        self.publish(message)
+        self.publish(message, None)
     }
 
-    /// Waits until at least `n` subscribers exist (at most `limit`), then sends `message`;
-    /// returns how many end-point tasks got it (pycos `deliver`).
+    /// Waits until at least `n` subscribers exist, then sends `message` (pycos `deliver`);
+    /// returns how many end-point tasks got it. All within `limit`.
+    ///
+    /// Unlike [`send`](Channel::send), a subscriber whose bounded mailbox is full gets the
+    /// message as soon as it has room (in the order deliveries to it came), so a slow
+    /// subscriber slows the publisher down rather than missing messages; one still full when
+    /// `limit` runs out does not get it and is not counted. `n` counts subscribers, not
+    /// deliveries: fewer than `n` subscribers within `limit` is a [`PublishError::Timeout`].
     pub async fn deliver(&self, message: M, n: usize, limit: Duration) -> Result<usize, PublishError<M>> {
+        let deadline = Instant::now() + limit;
         let mut slot = Some(message);
-        let waited = timeout(limit, std::future::poll_fn(|cx| self.poll_deliver(cx, &mut slot, n))).await;
-        match waited {
-            Ok(sent) => sent,
-            Err(_) => Err(PublishError::Timeout(slot.take().expect("the message is still here"))),
+        let mut pending = Vec::new();
+        let sent = timeout_at(
+            deadline,
+            std::future::poll_fn(|cx| self.poll_deliver(cx, &mut slot, n, &mut pending)),
+        )
+        .await;
+        let mut reached = match sent {
+            Ok(sent) => sent?,
+            Err(_) => return Err(PublishError::Timeout(slot.take().expect("the message is still here"))),
+        };
+        if !pending.is_empty() {
+            let mut late = 0;
+            let all_queued = std::future::poll_fn(|cx| {
+                pending.retain_mut(|delivery| match delivery.poll(cx) {
+                    Poll::Ready(queued) => {
+                        late += usize::from(queued);
+                        false
+                    }
+                    Poll::Pending => true,
+                });
+                if pending.is_empty() { Poll::Ready(()) } else { Poll::Pending }
+            });
+            // What is still waiting at the deadline is withdrawn when `pending` drops.
+            let _ = timeout_at(deadline, all_queued).await;
+            reached += late;
         }
+        Ok(reached)
     }
 
     fn poll_deliver(
@@ -591,6 +536,7 @@ impl<M: Clone + Send + Sync + 'static> Channel<M> {
         cx: &mut Context<'_>,
         slot: &mut Option<M>,
         n: usize,
+        pending: &mut Vec<Box<dyn PendingDelivery>>,
     ) -> Poll<Result<usize, PublishError<M>>> {
         let mut state = self.inner.state.lock();
         let message = slot.take().expect("deliver polled after completion");
@@ -598,7 +544,7 @@ impl<M: Clone + Send + Sync + 'static> Channel<M> {
             return Poll::Ready(Err(PublishError::Closed(message)));
         }
         if state.live_subscribers() >= n.max(1) {
-            return Poll::Ready(self.fan_out(&mut state, message));
+            return Poll::Ready(self.fan_out(&mut state, message, Some(&mut Waits { cx, pending })));
         }
         *slot = Some(message);
         if !state.watchers.iter().any(|w| w.will_wake(cx.waker())) {
@@ -607,46 +553,56 @@ impl<M: Clone + Send + Sync + 'static> Channel<M> {
         Poll::Pending
     }
 
-    fn publish(&self, message: M) -> Result<usize, PublishError<M>> {
+    fn publish(&self, message: M, waits: Option<&mut Waits<'_, '_>>) -> Result<usize, PublishError<M>> {
         let mut state = self.inner.state.lock();
         if state.closed {
             return Err(PublishError::Closed(message));
         }
-        self.fan_out(&mut state, message)
+        self.fan_out(&mut state, message, waits)
     }
 
     /// Hands `message` (after the transform) to every subscriber, under the channel lock so
-    /// that all subscribers see one order; drops subscriptions whose end has gone.
-    fn fan_out(&self, state: &mut State<M>, message: M) -> Result<usize, PublishError<M>> {
-        // Subscribers whose task ended go first. (A task that ended posts it on the board
+    /// that all subscribers see one order; drops subscriptions whose task has ended.
+    fn fan_out(
+        &self,
+        state: &mut State<M>,
+        message: M,
+        mut waits: Option<&mut Waits<'_, '_>>,
+    ) -> Result<usize, PublishError<M>> {
+        // Log subscribers whose task ended go first. (A task that ended posts it on the board
         // before its end can be observed.)
-        let ended = &self.inner.board.ended;
-        if ended.load(Ordering::Relaxed) > 0 && ended.swap(0, Ordering::Acquire) > 0 {
-            state.tasks.retain(TaskSubscription::is_live);
+        if self.inner.board.take_ended() {
+            state.readers.retain(Reader::is_live);
         }
-        if state.tasks.is_empty() && state.channels.is_empty() {
+        if !state.has_subscribers() {
             return Err(PublishError::NoSubscribers(message));
         }
-        let message = match &self.inner.transform {
-            Some(transform) => match transform(&message) {
-                Some(changed) => changed,
-                None => return Ok(0),
-            },
-            None => message,
-        };
+        let Some(message) = self.transformed(message) else { return Ok(0) };
         let mut delivered = 0;
-        state.channels.retain(|c| match c.forward(&message) {
+        state.channels.retain(|c| match c.forward(&message, waits.as_deref_mut()) {
             Some(n) => {
                 delivered += n;
                 true
             }
             None => false,
         });
-        if state.tasks.is_empty() {
+        state.bounded.retain(|b| match b.offer(&message, waits.as_mut().map(|w| &mut *w.cx)) {
+            Offer::Taken => {
+                delivered += 1;
+                true
+            }
+            Offer::Full => true,
+            Offer::Waiting(delivery) => {
+                waits.as_mut().expect("only a deliver waits").pending.push(delivery);
+                true
+            }
+            Offer::Ended => false,
+        });
+        if state.readers.is_empty() {
             return Ok(delivered);
         }
         // Counted before appending: a task that reads the message and ends at once still got it.
-        delivered += state.tasks.len();
+        delivered += state.readers.len();
         state.log.push(message);
         // Pairs with the fence in the mailbox between putting a receiver on the waiting list
         // and looking at its sources once more: either that look finds this message, or this
@@ -656,24 +612,40 @@ impl<M: Clone + Send + Sync + 'static> Channel<M> {
         Ok(delivered)
     }
 
+    /// The message after the channel's transform; `None` if the transform dropped it or
+    /// panicked (the panic is contained here: the sender goes on, the message is dropped).
+    fn transformed(&self, message: M) -> Option<M> {
+        let Some(transform) = &self.inner.transform else { return Some(message) };
+        match catch_unwind(AssertUnwindSafe(|| transform(&message))) {
+            Ok(changed) => changed,
+            Err(panic) => {
+                let panic = crate::task::panic_message(&*panic);
+                tracing::error!(
+                    channel = %self.inner.name,
+                    panic = panic.as_deref().unwrap_or("<non-string panic payload>"),
+                    "a channel transform panicked; the message is dropped for this channel"
+                );
+                None
+            }
+        }
+    }
+
     /// Closes the channel: subscriptions end (tasks still get what was sent before), the name
     /// is freed, later sends fail.
     pub fn close(&self) {
-        let (tasks, channels, watchers) = {
+        let (readers, bounded, channels, watchers) = {
             let mut state = self.inner.state.lock();
             state.closed = true;
-            let end = state.log.seq();
-            for t in &state.tasks {
-                t.flags.stop_at.store(end, Ordering::Release);
-            }
+            state.end_readers();
             (
-                std::mem::take(&mut state.tasks),
+                std::mem::take(&mut state.readers),
+                std::mem::take(&mut state.bounded),
                 std::mem::take(&mut state.channels),
                 std::mem::take(&mut state.watchers),
             )
         };
         self.inner.registry.unregister_channel(&self.inner.name, Arc::as_ptr(&self.inner) as *const ());
-        drop((tasks, channels));
+        drop((readers, bounded, channels));
         for waker in watchers {
             waker.wake();
         }
@@ -686,15 +658,51 @@ impl<M: Clone + Send + Sync + 'static> Channel<M> {
 }
 
 impl<M> Drop for Inner<M> {
+    /// The last handle went: the name is freed and the subscriptions end, so the subscribers'
+    /// mailboxes drop their sources at their next read.
     fn drop(&mut self) {
         self.registry.unregister_channel(&self.name, self as *const Self as *const ());
-        // The list holds the flags, which hold the board: break the cycle.
-        self.board.waiting.lock().clear();
+        self.state.get_mut().end_readers();
     }
 }
 
 impl<M> fmt::Debug for Channel<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Channel").field("name", &self.inner.name).finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// The leak LeakSanitizer found: a receive that starts waiting after the channel went used
+    /// to put its flags on the board's list, and flags held the board: a cycle.
+    #[test]
+    fn nothing_of_a_channel_outlives_it_and_its_subscriber() {
+        let rt = crate::Runtime::builder().worker_threads(2).build().unwrap();
+        for close in [false, true] {
+            rt.block_on(async {
+                let chan = Channel::<u32>::new("outlives").unwrap();
+                let board = Arc::downgrade(&chan.inner.board);
+                let (task, done) = crate::spawn_task_joinable(|cx: crate::Cx<u32>| async move {
+                    let mut got = 0;
+                    while cx.receive().await.is_some() {
+                        got += 1;
+                    }
+                    got
+                });
+                chan.subscribe(&task).unwrap();
+                drop(task);
+                chan.send(7).unwrap();
+                crate::yield_now().await;
+                if close {
+                    chan.close();
+                }
+                drop(chan);
+                assert_eq!(done.await.unwrap(), 1);
+                assert!(board.upgrade().is_none(), "the board is gone with the channel (close: {close})");
+            });
+        }
     }
 }

@@ -28,6 +28,7 @@ pub use join::{JoinError, JoinHandle};
 pub use task_ref::{AnyTaskRef, TaskRef};
 pub use yield_now::yield_now;
 
+pub(crate) use join::panic_message;
 pub(crate) use raw::{Notified, RawTask};
 
 use crate::mailbox::Mailbox;

@@ -178,6 +178,28 @@ impl<M: Send + 'static> TaskRef<M> {
         self.mailbox().wake_receiver().wake(self.any.raw);
     }
 
+    /// The mailbox's capacity, if it is bounded.
+    pub(crate) fn mailbox_capacity(&self) -> Option<usize> {
+        self.mailbox().capacity()
+    }
+
+    /// Queues the message in `slot` once the mailbox has room for it, in the mailbox's queue of
+    /// waiting deliveries meanwhile (`ticket` is the place in it; withdraw with
+    /// [`cancel_deliver`](TaskRef::cancel_deliver)).
+    pub(crate) fn poll_deliver(
+        &self,
+        slot: &mut Option<M>,
+        ticket: &mut Option<u64>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), SendError<M>>> {
+        self.mailbox().poll_deliver(slot, ticket, cx).map_ok(|wake| wake.wake(self.any.raw))
+    }
+
+    /// Withdraws a delivery waiting for room.
+    pub(crate) fn cancel_deliver(&self, ticket: u64) {
+        self.mailbox().cancel_deliver(ticket);
+    }
+
     /// Sends a control message (an exit notice): accepted even by a full bounded mailbox.
     pub(crate) fn send_control(&self, message: M) -> Result<(), SendError<M>> {
         let wake = self.mailbox().push(message, true)?;
@@ -269,7 +291,7 @@ impl<M: Send + 'static> Deliver<'_, M> {
     fn take_message(self: Pin<&mut Self>) -> M {
         let this = self.get_mut();
         if let Some(ticket) = this.ticket.take() {
-            this.task.mailbox().cancel_deliver(ticket);
+            this.task.cancel_deliver(ticket);
         }
         this.message.take().expect("message already delivered")
     }
@@ -280,21 +302,16 @@ impl<M: Send + 'static> Future for Deliver<'_, M> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        match this.task.mailbox().poll_deliver(&mut this.message, &mut this.ticket, cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(wake)) => {
-                wake.wake(this.task.any.raw);
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(DeliverError::Closed(e.into_inner()))),
-        }
+        this.task
+            .poll_deliver(&mut this.message, &mut this.ticket, cx)
+            .map_err(|e| DeliverError::Closed(e.into_inner()))
     }
 }
 
 impl<M: Send + 'static> Drop for Deliver<'_, M> {
     fn drop(&mut self) {
         if let Some(ticket) = self.ticket.take() {
-            self.task.mailbox().cancel_deliver(ticket);
+            self.task.cancel_deliver(ticket);
         }
     }
 }
