@@ -9,8 +9,11 @@
 //! - `blocking_burst`: 100,000 trivial blocking calls submitted at once, then awaited
 //!   (`rycos::blocking` vs `tokio::task::spawn_blocking`); calls/s.
 //! - `blocking_callers`: 100 tasks making 1,000 blocking calls each, one after the other.
-//! - `pipe_256MiB`: 256 MiB written into `cat` by one task and read back by another
-//!   (`rycos::process` vs `tokio::process`); MiB/s.
+//! - `pipe_256MiB`: 256 MiB written into `cat` by one task and read back by another through a
+//!   64 KiB buffer (`rycos::process` vs `tokio::process`); MiB/s.
+//! - `pipe_256MiB_to_end`: the same, read back with `read_to_end` into one growing vector
+//!   (rycos's own `AsyncReadExt::read_to_end` vs tokio's); MiB/s, and the time against the
+//!   fixed-buffer read of the same runtime (`to_end / fixed`, from the same runs).
 //! - `compute_latency`: 10,000 tasks each hand one trivial job to rayon and await it
 //!   (`rycos::compute` vs `rayon::spawn` + a tokio oneshot); jobs/s and p50/p99 from submit
 //!   to the awaiting task running again.
@@ -109,8 +112,15 @@ async fn tokio_callers() {
 
 // ---- pipes -------------------------------------------------------------------------------------
 
-async fn rycos_pipe() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+/// How the reading side takes the 256 MiB.
+#[derive(Clone, Copy)]
+enum ReadBack {
+    FixedBuffer,
+    ToEnd,
+}
+
+async fn rycos_pipe(read_back: ReadBack) {
+    use rycos::io::prelude::*;
     use std::process::Stdio;
     let mut cat =
         rycos::process::Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
@@ -122,21 +132,30 @@ async fn rycos_pipe() {
             stdin.write_all(&chunk).await.unwrap();
         }
     });
-    let mut buf = vec![0u8; 64 << 10];
-    let mut total = 0;
-    loop {
-        let n = stdout.read(&mut buf).await.unwrap();
-        if n == 0 {
-            break;
+    let total = match read_back {
+        ReadBack::FixedBuffer => {
+            let mut buf = vec![0u8; 64 << 10];
+            let mut total = 0;
+            loop {
+                let n = stdout.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break total;
+                }
+                total += n;
+            }
         }
-        total += n;
-    }
+        ReadBack::ToEnd => {
+            let mut all = Vec::new();
+            stdout.read_to_end(&mut all).await.unwrap();
+            all.len()
+        }
+    };
     writer.await.unwrap();
     assert_eq!(total, PIPE_BYTES);
     assert!(cat.wait().await.unwrap().success());
 }
 
-async fn tokio_pipe() {
+async fn tokio_pipe(read_back: ReadBack) {
     use std::process::Stdio;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut cat =
@@ -149,15 +168,24 @@ async fn tokio_pipe() {
             stdin.write_all(&chunk).await.unwrap();
         }
     });
-    let mut buf = vec![0u8; 64 << 10];
-    let mut total = 0;
-    loop {
-        let n = stdout.read(&mut buf).await.unwrap();
-        if n == 0 {
-            break;
+    let total = match read_back {
+        ReadBack::FixedBuffer => {
+            let mut buf = vec![0u8; 64 << 10];
+            let mut total = 0;
+            loop {
+                let n = stdout.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break total;
+                }
+                total += n;
+            }
         }
-        total += n;
-    }
+        ReadBack::ToEnd => {
+            let mut all = Vec::new();
+            stdout.read_to_end(&mut all).await.unwrap();
+            all.len()
+        }
+    };
     writer.await.unwrap();
     assert_eq!(total, PIPE_BYTES);
     assert!(cat.wait().await.unwrap().success());
@@ -257,11 +285,29 @@ fn main() {
     }
     if wanted("pipe_256MiB") {
         let (mut r, mut t) = (Vec::new(), Vec::new());
+        let (mut r_end, mut t_end) = (Vec::new(), Vec::new());
+        let to_end = filter.as_ref().is_none_or(|f| "pipe_256MiB_to_end".contains(f.as_str()));
         for _ in 0..runs {
-            r.push(256.0 / rts.rycos(rycos_pipe()).0.as_secs_f64());
-            t.push(256.0 / rts.tokio(tokio_pipe()).0.as_secs_f64());
+            r.push(256.0 / rts.rycos(rycos_pipe(ReadBack::FixedBuffer)).0.as_secs_f64());
+            t.push(256.0 / rts.tokio(tokio_pipe(ReadBack::FixedBuffer)).0.as_secs_f64());
+            if to_end {
+                r_end.push(256.0 / rts.rycos(rycos_pipe(ReadBack::ToEnd)).0.as_secs_f64());
+                t_end.push(256.0 / rts.tokio(tokio_pipe(ReadBack::ToEnd)).0.as_secs_f64());
+            }
         }
-        row("pipe_256MiB", "MiB/s", median(r), median(t));
+        let (r, t) = (median(r), median(t));
+        row("pipe_256MiB", "MiB/s", r, t);
+        if to_end {
+            let (r_end, t_end) = (median(r_end), median(t_end));
+            row("pipe_256MiB_to_end", "MiB/s", r_end, t_end);
+            println!(
+                "{:<18} {:<12} {:>14.2} {:>14.2}",
+                "  to_end / fixed",
+                "time ratio",
+                r / r_end,
+                t / t_end
+            );
+        }
     }
     if wanted("compute_latency") {
         let (mut r, mut t) = (Vec::new(), Vec::new());

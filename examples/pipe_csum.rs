@@ -5,7 +5,7 @@
 //! cargo run --release --example pipe_csum -- [FILE]     # default: 64 MiB of generated data
 //! ```
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use rycos::io::prelude::*;
 use rycos::process::Command;
 use std::io;
 use std::process::Stdio;

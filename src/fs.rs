@@ -7,7 +7,7 @@
 //! chunk, not per call. Call `flush` (or `close`) to know a write reached the OS.
 //!
 //! ```
-//! use futures_lite::{AsyncReadExt, AsyncWriteExt};
+//! use rycos::io::prelude::*;
 //!
 //! let rt = rycos::Runtime::new().unwrap();
 //! rt.block_on(async {

@@ -15,8 +15,7 @@
 //! short back-off.
 
 use crate::io::Async;
-use futures_io::{AsyncRead, AsyncWrite};
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use crate::io::prelude::*;
 use std::ffi::OsStr;
 use std::fmt;
 use std::io;

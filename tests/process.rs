@@ -144,3 +144,19 @@ fn reading_a_child_s_output_in_pieces() {
         assert!(child.wait().await.unwrap().success());
     });
 }
+
+#[test]
+fn communicate_collects_a_large_output_whole() {
+    // 48 MiB through `cat`: quadratic reading (futures-lite's read_to_end re-zeroed the spare
+    // room after every pipe-sized chunk) took tens of seconds for this; the watchdog is generous
+    // for a slow CI machine, and the assertion is about the bytes.
+    let _w = watchdog(Duration::from_secs(60));
+    let rt = common::rt(2);
+    let input: Vec<u8> = (0..48u32 << 20).map(|i| (i % 251) as u8).collect();
+    let out = rt
+        .block_on(async { Command::new("cat").spawn_piped().unwrap().communicate(input.clone()).await })
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout.len(), input.len());
+    assert!(out.stdout == input, "the bytes came back in order");
+}

@@ -17,6 +17,7 @@
 //! .unwrap();
 //! ```
 
+mod ext;
 pub(crate) mod reactor;
 
 use crate::runtime::Handle;
@@ -28,8 +29,22 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-pub use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
-pub use futures_lite::io::BufReader;
+pub use ext::{AsyncReadExt, ReadToEnd, ReadToString};
+pub use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};
+pub use futures_lite::io::{AsyncBufReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufWriter, copy};
+
+/// The I/O traits and their extension methods in one import: `use rycos::io::prelude::*;`.
+///
+/// Reading goes through rycos's own [`AsyncReadExt`], whose `read_to_end` and `read_to_string`
+/// stay linear when the reader keeps making them wait (a pipe, a slow socket); the writing,
+/// seeking and buffered-reading helpers are `futures-lite`'s. Do not import `futures-lite`'s or
+/// `futures`' `AsyncReadExt` beside it: the method names clash.
+pub mod prelude {
+    pub use super::{
+        AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt, AsyncWrite,
+        AsyncWriteExt,
+    };
+}
 
 /// A non-blocking I/O object registered with the runtime's reactor.
 ///

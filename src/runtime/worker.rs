@@ -46,11 +46,14 @@ use std::time::{Duration, Instant};
 /// LIFO-slot polls in a row allowed while other tasks wait in the local queue.
 const MAX_LIFO_POLLS: u32 = 3;
 
-/// Steal rounds a searcher makes, backing off between them, before it parks. Work usually
-/// comes in bursts; a searcher that waits ~20 µs catches the next task of a burst without a
-/// futex round trip, and while it searches, producers need not wake anyone. Bounded, so an idle
-/// runtime still sleeps.
-const SPIN_ROUNDS: u32 = if cfg!(loom) { 1 } else { 16 };
+/// Steal rounds a searcher makes, backing off between them (4, 8, 16, then 32 spin-loop hints),
+/// before it parks. Work usually comes in bursts; a searcher that waits a few µs catches the
+/// next task of a burst without a futex round trip, and while it searches, producers need not
+/// wake anyone. Kept short: a spinning worker takes a CPU from whoever else needs it — with 16
+/// rounds (~20 µs) the workers spent a fifth of their time spinning while piping data through
+/// `cat`, which then ran slower for want of a core (BENCHMARKS.md, pipes); 4 rounds measured as
+/// fast as 16 on the core workloads. Bounded, so an idle runtime still sleeps.
+const SPIN_ROUNDS: u32 = if cfg!(loom) { 1 } else { 4 };
 
 /// How long a thief leaves alone the only task queued on a worker that keeps polling (a *lone*
 /// task). A task spawned or woken by the running task is usually the one its worker runs next:
