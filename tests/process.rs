@@ -160,3 +160,106 @@ fn communicate_collects_a_large_output_whole() {
     assert_eq!(out.stdout.len(), input.len());
     assert!(out.stdout == input, "the bytes came back in order");
 }
+
+/// The state letter of process `pid` (`R`, `S`, `Z` for a zombie…), `None` once it is gone
+/// (exited and reaped).
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) S ...": the comm may hold spaces and parentheses; the state follows the last ')'.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Waits (bounded) until `pid` is gone. Nothing signals "reaped by someone else", so this looks.
+fn wait_until_gone(pid: u32) -> Result<(), char> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match process_state(pid) {
+            None => return Ok(()),
+            Some(state) if std::time::Instant::now() > deadline => return Err(state),
+            Some(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+/// Children of this process whose command line holds `marker`.
+fn children_with(marker: &str) -> Vec<u32> {
+    let me = std::process::id().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let ppid =
+            stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1).map(str::to_owned));
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if ppid.as_deref() == Some(&me) && String::from_utf8_lossy(&cmdline).contains(marker) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[test]
+fn a_dropped_child_is_reaped_in_the_background_not_left_a_zombie() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = common::rt(2);
+    rt.block_on(async {
+        // Exits at once; nobody waits for it.
+        let child = Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        drop(child);
+        assert_eq!(wait_until_gone(pid), Ok(()), "the exited child was reaped");
+
+        // Still running when dropped: it runs on (no kill_on_drop), and is reaped once it ends.
+        let child = sh("read line").stdin(std::process::Stdio::piped()).spawn().unwrap();
+        let pid = child.id();
+        drop(child); // closes its stdin too: `read` ends, the shell exits
+        assert_eq!(wait_until_gone(pid), Ok(()), "reaped after it exited on its own");
+    });
+}
+
+#[test]
+fn kill_on_drop_kills_a_dropped_child_and_the_default_lets_it_run() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = common::rt(2);
+    rt.block_on(async {
+        let killed = Command::new("sleep").arg("30.101").kill_on_drop(true).spawn().unwrap();
+        let pid = killed.id();
+        drop(killed);
+        assert_eq!(wait_until_gone(pid), Ok(()), "killed and reaped");
+
+        let kept = Command::new("sleep").arg("30.102").spawn().unwrap();
+        let pid = kept.id();
+        drop(kept);
+        // Time for a wrong kill to land: "still running" can only be seen by looking later.
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(matches!(process_state(pid), Some('S' | 'R')), "runs on: {:?}", process_state(pid));
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(pid as i32).unwrap(),
+            rustix::process::Signal::KILL,
+        )
+        .unwrap();
+        assert_eq!(wait_until_gone(pid), Ok(()), "and is reaped when it ends");
+    });
+}
+
+#[test]
+fn a_pipeline_whose_later_stage_cannot_start_kills_and_reaps_the_earlier_ones() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = common::rt(2);
+    rt.block_on(async {
+        let mut first = Command::new("sleep");
+        first.arg("30.103");
+        let mut second = Command::new("cat");
+        second.arg("-");
+        let missing = Command::new("/nonexistent/rycos-stage");
+        let err =
+            Pipeline::new().stage(first).stage(second).stage(missing).run(b"x".to_vec()).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        assert!(err.to_string().contains("stage 2"), "{err}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !children_with("30.103").is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the first stage is still there");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+}

@@ -13,6 +13,13 @@
 //!
 //! Exits are watched through a pidfd in the reactor (Linux 5.3+); elsewhere `wait` polls with a
 //! short back-off.
+//!
+//! A [`Child`] dropped before it was waited for keeps running (unless
+//! [`Command::kill_on_drop`] says otherwise) and is reaped in the background when it exits, so
+//! it never stays a zombie. A [`Pipeline`] whose later stage fails to start kills and reaps the
+//! stages it had started.
+
+mod reaper;
 
 use crate::io::Async;
 use crate::io::prelude::*;
@@ -28,12 +35,20 @@ use std::time::Duration;
 /// A process to start: the `std::process::Command` builder, with async pipes once spawned.
 pub struct Command {
     inner: std::process::Command,
+    kill_on_drop: bool,
 }
 
 impl Command {
     /// A command running `program`, with stdin, stdout and stderr inherited (as in std).
     pub fn new(program: impl AsRef<OsStr>) -> Command {
-        Command { inner: std::process::Command::new(program) }
+        Command { inner: std::process::Command::new(program), kill_on_drop: false }
+    }
+
+    /// Kills the child (SIGKILL) when its [`Child`] is dropped before it exited. Off by
+    /// default: a dropped child runs on, and is reaped in the background when it exits.
+    pub fn kill_on_drop(&mut self, kill: bool) -> &mut Command {
+        self.kill_on_drop = kill;
+        self
     }
 
     /// Adds an argument.
@@ -84,7 +99,9 @@ impl Command {
 
     /// Starts the process.
     pub fn spawn(&mut self) -> io::Result<Child> {
-        Child::from_std(self.inner.spawn()?)
+        let mut child = Child::from_std(self.inner.spawn()?)?;
+        child.kill_on_drop = self.kill_on_drop;
+        Ok(child)
     }
 
     /// Starts the process with all three streams piped.
@@ -112,7 +129,7 @@ impl Command {
 
 impl From<std::process::Command> for Command {
     fn from(inner: std::process::Command) -> Command {
-        Command { inner }
+        Command { inner, kill_on_drop: false }
     }
 }
 
@@ -125,7 +142,9 @@ impl fmt::Debug for Command {
 /// A running child process. Its piped streams are public fields, as in std; take them to use
 /// them from other tasks.
 pub struct Child {
-    child: std::process::Child,
+    /// Always present; taken only by `Drop`, which hands it to the reaper.
+    child: Option<std::process::Child>,
+    kill_on_drop: bool,
     /// The child's stdin, if piped.
     pub stdin: Option<ChildStdin>,
     /// The child's stdout, if piped.
@@ -138,29 +157,43 @@ pub struct Child {
 
 impl Child {
     /// Takes over a child started with `std::process::Command`, registering its pipes.
-    pub fn from_std(mut child: std::process::Child) -> io::Result<Child> {
+    pub fn from_std(child: std::process::Child) -> io::Result<Child> {
+        // If a pipe cannot be registered the caller gets an error and no way to reach the
+        // child: it is killed and reaped.
+        let mut unregistered = Unregistered(Some(child));
+        let child = unregistered.0.as_mut().expect("just made");
         let stdin = child.stdin.take().map(|s| Async::new(s).map(ChildStdin)).transpose()?;
         let stdout = child.stdout.take().map(|s| Async::new(s).map(ChildStdout)).transpose()?;
         let stderr = child.stderr.take().map(|s| Async::new(s).map(ChildStderr)).transpose()?;
         let exit = rustix::process::Pid::from_raw(child.id() as i32)
             .and_then(|pid| rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok())
             .and_then(|fd| Async::new(fd).ok());
-        Ok(Child { child, stdin, stdout, stderr, exit })
+        Ok(Child { child: unregistered.0.take(), kill_on_drop: false, stdin, stdout, stderr, exit })
+    }
+
+    fn std(&mut self) -> &mut std::process::Child {
+        self.child.as_mut().expect("present until dropped")
     }
 
     /// The OS process id.
     pub fn id(&self) -> u32 {
-        self.child.id()
+        self.child.as_ref().expect("present until dropped").id()
     }
 
     /// Sends SIGKILL.
     pub fn kill(&mut self) -> io::Result<()> {
-        self.child.kill()
+        self.std().kill()
+    }
+
+    /// Kills the child when this `Child` is dropped before it exited (see
+    /// [`Command::kill_on_drop`]).
+    pub fn set_kill_on_drop(&mut self, kill: bool) {
+        self.kill_on_drop = kill;
     }
 
     /// The exit status if the child has exited.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
-        self.child.try_wait()
+        self.std().try_wait()
     }
 
     /// Waits for the child to exit. Its stdin is closed first, so a child that reads to the end
@@ -169,7 +202,7 @@ impl Child {
         drop(self.stdin.take());
         let mut backoff = Duration::from_millis(1);
         loop {
-            if let Some(status) = self.child.try_wait()? {
+            if let Some(status) = self.std().try_wait()? {
                 return Ok(status);
             }
             match &self.exit {
@@ -220,7 +253,34 @@ async fn read_all<R: AsyncRead + Unpin>(stream: Option<R>) -> io::Result<Vec<u8>
 
 impl fmt::Debug for Child {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Child").field("id", &self.child.id()).finish_non_exhaustive()
+        f.debug_struct("Child").field("id", &self.id()).finish_non_exhaustive()
+    }
+}
+
+impl Drop for Child {
+    /// A child not waited for is killed if asked (`kill_on_drop`), and reaped in the background
+    /// when it exits.
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        if self.kill_on_drop {
+            let _ = child.kill();
+        }
+        reaper::adopt(child);
+    }
+}
+
+/// A std child during `Child::from_std`: killed and reaped if registering its pipes fails.
+struct Unregistered(Option<std::process::Child>);
+
+impl Drop for Unregistered {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            reaper::adopt(child);
+        }
     }
 }
 
@@ -338,10 +398,11 @@ impl Pipeline {
     }
 
     /// Starts every stage: the first one's stdin and the last one's stdout are piped to us,
-    /// stderr is inherited. Returns the children, first to last.
+    /// stderr is inherited. Returns the children, first to last. If a stage fails to start,
+    /// the stages already started are killed and reaped, and the error says which stage failed.
     pub fn spawn(self) -> io::Result<Vec<Child>> {
         let count = self.stages.len();
-        let mut children: Vec<Child> = Vec::with_capacity(count);
+        let mut started = Stages(Vec::with_capacity(count));
         let mut previous: Option<std::process::ChildStdout> = None;
         for (i, mut command) in self.stages.into_iter().enumerate() {
             let stdin = match previous.take() {
@@ -349,22 +410,31 @@ impl Pipeline {
                 None => Stdio::piped(),
             };
             command.inner.stdin(stdin).stdout(Stdio::piped());
-            let mut child = command.inner.spawn()?;
+            let program = command.inner.get_program().to_string_lossy().into_owned();
+            let failed =
+                |e: io::Error| io::Error::new(e.kind(), format!("pipeline stage {i} ({program}): {e}"));
+            let mut child = command.inner.spawn().map_err(failed)?;
             if i + 1 < count {
                 previous = child.stdout.take();
             }
-            children.push(Child::from_std(child)?);
+            let mut child = Child::from_std(child).map_err(failed)?;
+            child.kill_on_drop = command.kill_on_drop;
+            started.0.push(child);
         }
-        Ok(children)
+        Ok(started.into_children())
     }
 
-    /// Runs the pipeline on `input`; collects the last stage's output and every status.
+    /// Runs the pipeline on `input`; collects the last stage's output and every status. If it
+    /// fails midway (an I/O error), every stage still running is killed and reaped.
     pub async fn run(self, input: impl Into<Vec<u8>>) -> io::Result<PipelineOutput> {
-        let mut children = self.spawn()?;
-        let Some(mut last) = children.pop() else {
+        let mut children = Stages(self.spawn()?);
+        let Some(mut last) = children.0.pop() else {
             return Ok(PipelineOutput { stdout: Vec::new(), statuses: Vec::new() });
         };
-        let stdin = match children.first_mut() {
+        // The last stage is consumed by `communicate`; if that fails it is dropped there, so it
+        // is killed with the others.
+        last.kill_on_drop = true;
+        let stdin = match children.0.first_mut() {
             Some(first) => first.stdin.take(),
             None => last.stdin.take(),
         };
@@ -373,11 +443,30 @@ impl Pipeline {
             last.communicate(input)
         };
         let output = output.await?;
-        let mut statuses = Vec::with_capacity(children.len() + 1);
-        for child in &mut children {
+        let mut statuses = Vec::with_capacity(children.0.len() + 1);
+        for child in &mut children.0 {
             statuses.push(child.wait().await?);
         }
         statuses.push(output.status);
+        drop(children.into_children());
         Ok(PipelineOutput { stdout: output.stdout, statuses })
+    }
+}
+
+/// The stages of a pipeline being started or run: if this is dropped instead of handed out
+/// (an error), every stage is killed and reaped.
+struct Stages(Vec<Child>);
+
+impl Stages {
+    fn into_children(mut self) -> Vec<Child> {
+        std::mem::take(&mut self.0)
+    }
+}
+
+impl Drop for Stages {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            child.kill_on_drop = true;
+        }
     }
 }
