@@ -72,27 +72,186 @@ fn udp_example() {
     assert!(replies.iter().all(|r| r.starts_with("echo client")));
 }
 
+/// Sends `request` on a new connection to the web server and reads what comes back for up to
+/// `wait`: the bytes, and whether the server closed the connection.
+async fn http_exchange(addr: std::net::SocketAddr, request: &[u8], wait: Duration) -> (String, bool) {
+    let conn = TcpStream::connect(addr).await.unwrap();
+    conn.write_all(request).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = std::time::Instant::now() + wait;
+    let closed = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rycos::time::timeout(left, conn.read(&mut buf)).await {
+            Ok(Ok(0)) => break true,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Ok(Err(e)) => panic!("read: {e}"),
+            Err(_) => break false,
+        }
+    };
+    (String::from_utf8(got).unwrap(), closed)
+}
+
+fn statuses(answers: &str) -> Vec<&str> {
+    answers.match_indices("HTTP/1.1 ").map(|(at, _)| &answers[at + 9..at + 12]).collect()
+}
+
+/// A web server on a runtime of its own, for the tests that drive it.
+fn start_webserver(rt: &rycos::Runtime) -> std::net::SocketAddr {
+    let listener = rt.block_on(async { TcpListener::bind("127.0.0.1:0").unwrap() });
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(webserver::serve(listener));
+    addr
+}
+
 #[test]
-fn webserver_answers_pipelined_requests_and_rejects_garbage() {
+fn webserver_keeps_alive_and_closes_by_the_rules_of_each_http_version() {
     let _w = watchdog(Duration::from_secs(30));
     let rt = rt(2);
+    let addr = start_webserver(&rt);
     rt.block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        rycos::spawn(webserver::serve(listener));
-        let conn = TcpStream::connect(addr).await.unwrap();
-        let request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-        conn.write_all(format!("{request}{request}{request}").as_bytes()).await.unwrap();
-        let one = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\npong";
-        let mut three = vec![0u8; one.len() * 3];
-        conn.read_exact(&mut three).await.unwrap();
-        assert_eq!(three, one.repeat(3));
-        let bad = TcpStream::connect(addr).await.unwrap();
-        bad.write_all(b"\x00\x01 not http\r\n\r\n").await.unwrap();
-        let mut reply = [0u8; 24];
-        bad.read_exact(&mut reply).await.unwrap();
-        assert!(reply.starts_with(b"HTTP/1.1 400"));
+        let short = Duration::from_millis(300);
+        let long = Duration::from_secs(10);
+        let (answer, closed) = http_exchange(addr, b"GET / HTTP/1.0\r\n\r\n", long).await;
+        assert!(closed && answer.ends_with("pong") && answer.contains("Connection: close"), "{answer}");
+        let (answer, closed) =
+            http_exchange(addr, b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", short).await;
+        assert!(!closed && answer.contains("Connection: keep-alive"), "1.0 keep-alive stays open: {answer}");
+        let (answer, closed) = http_exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", short).await;
+        assert!(!closed && answer.ends_with("pong"), "1.1 stays open by default: {answer}");
+        let (answer, closed) =
+            http_exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", long).await;
+        assert!(closed && answer.contains("Connection: close"), "{answer}");
+        let (answer, closed) =
+            http_exchange(addr, b"HEAD / HTTP/1.1\r\nConnection: close\r\n\r\n", long).await;
+        assert!(closed && answer.ends_with("\r\n\r\n") && answer.contains("Content-Length: 4"), "{answer}");
     });
+}
+
+#[test]
+fn webserver_reads_request_bodies_and_answers_pipelined_requests_in_order() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    let addr = start_webserver(&rt);
+    rt.block_on(async {
+        let post = |body: &str| {
+            format!("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+        };
+        let chunked = "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+                       5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nTrailer: yes\r\n\r\n";
+        let get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        // A body that looks like a request must not be taken for one.
+        let requests = format!(
+            "{}{}{get}{chunked}{get}GET / HTTP/1.1\r\nConnection: close\r\n\r\n",
+            post("GET / HTTP/1.1\r\n\r\n"),
+            post("abc")
+        );
+        let (answer, closed) = http_exchange(addr, requests.as_bytes(), Duration::from_secs(10)).await;
+        assert!(closed);
+        assert_eq!(statuses(&answer), ["200"; 6], "{answer}");
+        let bodies: Vec<&str> =
+            answer.split("\r\n\r\n").skip(1).map(|rest| rest.split("HTTP/1.1").next().unwrap()).collect();
+        assert_eq!(
+            bodies,
+            ["received 18 bytes\n", "received 3 bytes\n", "pong", "received 12 bytes\n", "pong", "pong"],
+            "{answer}"
+        );
+        // Expect: 100-continue gets its interim answer before the body is sent.
+        let conn = TcpStream::connect(addr).await.unwrap();
+        conn.write_all(b"POST / HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+            .await
+            .unwrap();
+        let mut interim = [0u8; 25];
+        conn.read_exact(&mut interim).await.unwrap();
+        assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+        conn.write_all(b"ok").await.unwrap();
+        let mut line = [0u8; 15];
+        conn.read_exact(&mut line).await.unwrap();
+        assert_eq!(&line, b"HTTP/1.1 200 OK");
+    });
+}
+
+#[test]
+fn webserver_refuses_bad_requests_and_overlong_heads_then_closes() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    let addr = start_webserver(&rt);
+    rt.block_on(async {
+        let wait = Duration::from_secs(10);
+        let (answer, closed) = http_exchange(addr, b"\x00\x01 not http\r\n\r\n", wait).await;
+        assert!(closed && answer.starts_with("HTTP/1.1 400"), "{answer}");
+        let both = b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+        let (answer, closed) = http_exchange(addr, both, wait).await;
+        assert!(closed && answer.starts_with("HTTP/1.1 400"), "both lengths: {answer}");
+        let (answer, closed) =
+            http_exchange(addr, b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", wait).await;
+        assert!(closed && answer.starts_with("HTTP/1.1 400"), "bad length: {answer}");
+        let huge = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(20_000));
+        let (answer, closed) = http_exchange(addr, huge.as_bytes(), wait).await;
+        assert!(closed && answer.starts_with("HTTP/1.1 431"), "long head: {answer}");
+        let many: String = (0..100).map(|i| format!("X-{i}: y\r\n")).collect();
+        let (answer, closed) =
+            http_exchange(addr, format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes(), wait).await;
+        assert!(closed && answer.starts_with("HTTP/1.1 431"), "many headers: {answer}");
+        // The server still serves.
+        let (answer, _) = http_exchange(addr, b"GET / HTTP/1.0\r\n\r\n", wait).await;
+        assert!(answer.ends_with("pong"));
+    });
+}
+
+/// Runs a load tool against the web server; `None` (said loudly) if it is not installed.
+fn run_tool(program: &str, args: &[String]) -> Option<String> {
+    match std::process::Command::new(program).args(args).output() {
+        Ok(out) => {
+            assert!(out.status.success(), "{program} failed: {}", String::from_utf8_lossy(&out.stderr));
+            Some(String::from_utf8_lossy(&out.stdout).into_owned())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("SKIPPED: `{program}` is not installed (.ci/run installs it: apache2-utils, wrk)");
+            None
+        }
+        Err(e) => panic!("{program}: {e}"),
+    }
+}
+
+fn field<'a>(report: &'a str, name: &str) -> &'a str {
+    report
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {name:?} in {report}"))
+}
+
+#[test]
+fn webserver_serves_ab_with_and_without_keep_alive_and_wrk() {
+    let _w = watchdog(Duration::from_secs(60));
+    let rt = rt(2);
+    let addr = start_webserver(&rt);
+    let url = format!("http://{addr}/");
+    for keep_alive in [false, true] {
+        let mut args: Vec<String> = ["-n", "2000", "-c", "20", "-s", "10"].map(String::from).to_vec();
+        if keep_alive {
+            args.push("-k".into());
+        }
+        args.push(url.clone());
+        let Some(report) = run_tool("ab", &args) else { break };
+        assert_eq!(field(&report, "Complete requests:"), "2000", "{report}");
+        assert_eq!(field(&report, "Failed requests:"), "0", "{report}");
+        if keep_alive {
+            assert_eq!(field(&report, "Keep-Alive requests:"), "2000", "{report}");
+        }
+    }
+    let args = ["-t", "1", "-c", "20", "-d", "1s", "--timeout", "5s", &url].map(String::from);
+    if let Some(report) = run_tool("wrk", &args) {
+        assert!(!report.contains("Socket errors") && !report.contains("Non-2xx"), "{report}");
+        let requests: u64 = report
+            .lines()
+            .find(|l| l.contains("requests in"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{report}"));
+        assert!(requests > 100, "{report}");
+    }
 }
 
 #[test]
