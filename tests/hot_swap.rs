@@ -116,13 +116,34 @@ fn cancel_withdraws_and_a_second_request_waits_its_turn() {
         let first = task.hot_swap(|cx: Cx<u32>| async move { cx.receive().await });
         let second = task.hot_swap(|cx: Cx<u32>| async move { cx.receive().await });
         assert_eq!(second.await, Err(HotSwapError::AlreadyPending));
-        assert_eq!(first.cancel(), Err(HotSwapError::Cancelled));
+        assert_eq!(first.cancel(), Ok(()), "withdrawn in time");
         let third = task.hot_swap(|_cx: Cx<u32>| async move { Some(7) });
         drop(third); // dropping withdraws too
         task.send(5).unwrap();
         assert_eq!(joined.await.unwrap(), Some(5));
         let late = task.hot_swap(|cx: Cx<u32>| async move { cx.receive().await }).await;
         assert_eq!(late, Err(HotSwapError::TaskEnded));
+    });
+}
+
+#[test]
+fn a_cancel_after_the_swap_says_it_came_too_late() {
+    let _w = watchdog(Duration::from_secs(10));
+    let rt = rt(2);
+    rt.block_on(async {
+        let (task, joined) = rycos::spawn_task_joinable(|cx: Cx<u32>| async move {
+            cx.hot_swappable(true);
+            cx.receive().await
+        });
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let swap = task.hot_swap(move |cx: Cx<u32>| async move {
+            started_tx.send(()).unwrap();
+            cx.receive().await.map(|n| n * 10)
+        });
+        started.recv_timeout(Duration::from_secs(5)).expect("the new code started");
+        assert_eq!(swap.cancel(), Err(HotSwapError::AlreadySwapped));
+        task.send(4).unwrap();
+        assert_eq!(joined.await.unwrap(), Some(40), "the new code runs");
     });
 }
 

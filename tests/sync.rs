@@ -288,7 +288,7 @@ fn event_wakes_every_waiter_and_clear_resets() {
     let rt = rt(2);
     rt.block_on(async {
         let event = Arc::new(Event::new());
-        assert!(!event.wait_timeout(Duration::from_millis(10)).await);
+        assert!(event.wait_timeout(Duration::from_millis(10)).await.is_err(), "not set: times out");
         assert_eq!(event.waiting(), 0);
         let waiters: Vec<_> = (0..10)
             .map(|_| {
@@ -304,7 +304,7 @@ fn event_wakes_every_waiter_and_clear_resets() {
         }
         assert!(!event.is_set());
         event.set();
-        assert!(event.wait_timeout(Duration::from_millis(10)).await, "set: returns at once");
+        assert_eq!(event.wait_timeout(Duration::from_millis(10)).await, Ok(()), "set: returns at once");
     });
 }
 
@@ -378,10 +378,140 @@ fn condition_wait_timeout_retakes_the_lock() {
     rt.block_on(async {
         let lock = Lock::new(5);
         let changed = Condition::new();
-        let (guard, timed_out) = changed.wait_timeout(lock.lock().await, Duration::from_millis(20)).await;
-        assert!(timed_out);
+        let rycos::sync::TimedOut(guard) =
+            changed.wait_timeout(lock.lock().await, Duration::from_millis(20)).await.unwrap_err();
         assert_eq!(*guard, 5);
         assert!(lock.is_locked());
         assert_eq!(changed.waiting(), 0);
+    });
+}
+
+#[test]
+fn condition_wait_timeout_is_ok_when_notified_in_time() {
+    let _w = watchdog(Duration::from_secs(10));
+    let rt = rt(2);
+    rt.block_on(async {
+        let shared = Arc::new((Lock::new(0u32), Condition::new()));
+        let waiter = {
+            let shared = shared.clone();
+            rycos::spawn(async move {
+                let (value, changed) = &*shared;
+                let guard = changed.wait_timeout(value.lock().await, Duration::from_secs(5)).await.unwrap();
+                *guard
+            })
+        };
+        let (value, changed) = &*shared;
+        until(|| changed.waiting() == 1).await;
+        *value.lock().await = 7;
+        assert_eq!(changed.notify(1), 1);
+        assert_eq!(waiter.await.unwrap(), 7);
+    });
+}
+
+#[test]
+fn wait_for_waits_until_the_predicate_holds_under_the_lock() {
+    let _w = watchdog(Duration::from_secs(10));
+    let rt = rt(2);
+    rt.block_on(async {
+        let shared = Arc::new((Lock::new(0u32), Condition::new()));
+        let waiter = {
+            let shared = shared.clone();
+            rycos::spawn(async move {
+                let (value, changed) = &*shared;
+                let mut checks = 0;
+                let guard = changed
+                    .wait_for(value.lock().await, |v| {
+                        checks += 1;
+                        *v >= 3
+                    })
+                    .await;
+                (*guard, checks)
+            })
+        };
+        let (value, changed) = &*shared;
+        for n in 1..=3 {
+            until(|| changed.waiting() == 1).await;
+            *value.lock().await = n;
+            changed.notify_all();
+        }
+        assert_eq!(waiter.await.unwrap(), (3, 4), "checked at the start and after each notification");
+        // The timed form: the predicate never holds.
+        let timed =
+            changed.wait_for_timeout(value.lock().await, |v| *v > 100, Duration::from_millis(20)).await;
+        assert!(matches!(timed, Err(rycos::sync::TimedOut(ref g)) if **g == 3));
+        drop(timed);
+        let held = changed.wait_for_timeout(value.lock().await, |v| *v == 3, Duration::from_millis(20)).await;
+        assert!(held.is_ok(), "holds at once: no wait");
+    });
+}
+
+#[test]
+fn a_condition_over_an_owned_guard_lets_the_lock_move_between_tasks() {
+    let _w = watchdog(Duration::from_secs(10));
+    let rt = rt(2);
+    rt.block_on(async {
+        let lock = Arc::new(Lock::new(Vec::<u32>::new()));
+        let changed = Arc::new(Condition::new());
+        let consumer = {
+            let (lock, changed) = (lock.clone(), changed.clone());
+            rycos::spawn(async move {
+                let guard = lock.lock_owned().await;
+                let mut guard = changed.wait_for(guard, |items| !items.is_empty()).await;
+                guard.pop()
+            })
+        };
+        until(|| changed.waiting() == 1).await;
+        let mut held = lock.clone().lock_owned().await;
+        held.push(42);
+        // The held lock moves into another task, which releases it there.
+        rycos::spawn(async move { held.push(43) }).await.unwrap();
+        changed.notify(1);
+        assert_eq!(consumer.await.unwrap(), Some(43));
+        assert!(lock.clone().try_lock_owned().is_some());
+    });
+}
+
+#[test]
+fn a_condition_over_an_rlock_releases_every_level_and_restores_them() {
+    let _w = watchdog(Duration::from_secs(10));
+    let rt = rt(2);
+    rt.block_on(async {
+        let rlock = Arc::new(RLock::new());
+        let changed = Arc::new(Condition::new());
+        let waiter = {
+            let (rlock, changed) = (rlock.clone(), changed.clone());
+            rycos::spawn(async move {
+                rlock.acquire().await.unwrap();
+                rlock.acquire().await.unwrap();
+                changed.wait_rlock(&rlock).await.unwrap();
+                let depth = rlock.depth();
+                rlock.release().unwrap();
+                rlock.release().unwrap();
+                depth
+            })
+        };
+        until(|| changed.waiting() == 1).await;
+        // The waiter released both levels: another task can take the lock.
+        let other = {
+            let (rlock, changed) = (rlock.clone(), changed.clone());
+            rycos::spawn(async move {
+                rlock.acquire().await.unwrap();
+                assert_eq!(changed.notify(1), 1);
+                // Its own wait times out (the notification went to the first waiter).
+                assert_eq!(
+                    changed.wait_rlock_timeout(&rlock, Duration::from_millis(10)).await,
+                    Err(RLockError::Timeout)
+                );
+                assert_eq!(rlock.depth(), 1, "held again after the timeout");
+                rlock.release().unwrap();
+            })
+        };
+        other.await.unwrap();
+        assert_eq!(waiter.await.unwrap(), 2, "taken again at the depth it had");
+        let stranger = rycos::spawn({
+            let (rlock, changed) = (rlock.clone(), changed.clone());
+            async move { changed.wait_rlock(&rlock).await }
+        });
+        assert_eq!(stranger.await.unwrap(), Err(RLockError::NotOwner));
     });
 }

@@ -3,7 +3,7 @@
 use super::wait_queue::{Ticket, WaitQueue, WakeList};
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
-use crate::time::timeout;
+use crate::time::{Elapsed, timeout};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -77,9 +77,10 @@ impl Event {
         EventWait { event: self, ticket: None }
     }
 
-    /// Waits at most `limit`; true if the event was set.
-    pub async fn wait_timeout(&self, limit: Duration) -> bool {
-        timeout(limit, self.wait()).await.is_ok()
+    /// Waits at most `limit`: `Ok` if the event was set, [`Elapsed`] if the time ran out (the
+    /// convention of every `_timeout` in [`sync`](super)).
+    pub async fn wait_timeout(&self, limit: Duration) -> Result<(), Elapsed> {
+        timeout(limit, self.wait()).await
     }
 
     /// Tasks waiting right now.

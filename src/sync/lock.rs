@@ -7,6 +7,7 @@ use std::fmt;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -71,6 +72,34 @@ impl<T> Lock<T> {
     /// Waits at most `limit` for the lock.
     pub async fn lock_timeout(&self, limit: Duration) -> Result<LockGuard<'_, T>, Elapsed> {
         timeout(limit, self.lock()).await
+    }
+
+    /// Waits for the lock of a shared `Lock`; the guard holds the `Arc`, so a held lock can move
+    /// into another task (tokio's `lock_owned`). Cancel-safe like [`lock`](Lock::lock).
+    ///
+    /// ```
+    /// use rycos::sync::Lock;
+    /// use std::sync::Arc;
+    ///
+    /// let rt = rycos::Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let shared = Arc::new(Lock::new(Vec::new()));
+    ///     let mut held = shared.clone().lock_owned().await;
+    ///     // The held lock moves into a task of its own, which releases it when done.
+    ///     rycos::spawn(async move { held.push("from the task") }).await.unwrap();
+    ///     assert_eq!(*shared.lock().await, ["from the task"]);
+    /// });
+    /// ```
+    pub async fn lock_owned(self: Arc<Self>) -> OwnedLockGuard<T> {
+        // Nothing is recorded until the permit is in hand, and no await follows: cancel-safe.
+        self.semaphore.acquire().await.forget();
+        OwnedLockGuard { lock: self }
+    }
+
+    /// Like [`try_lock`](Lock::try_lock) for a shared `Lock`, with an owned guard.
+    pub fn try_lock_owned(self: Arc<Self>) -> Option<OwnedLockGuard<T>> {
+        self.semaphore.try_acquire()?.forget();
+        Some(OwnedLockGuard { lock: self })
     }
 
     /// Takes the lock if it is free and nobody is queued for it.
@@ -171,5 +200,48 @@ impl<T> DerefMut for LockGuard<'_, T> {
 impl<T: fmt::Debug> fmt::Debug for LockGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("LockGuard").field(&**self).finish()
+    }
+}
+
+/// A held [`Lock`] that owns a reference to it ([`Lock::lock_owned`]): `'static`, so it can move
+/// into another task. Dropping it releases the lock.
+#[must_use = "dropping the guard releases the lock at once"]
+pub struct OwnedLockGuard<T> {
+    lock: Arc<Lock<T>>,
+}
+
+impl<T> OwnedLockGuard<T> {
+    /// The lock this guard holds.
+    pub fn lock(guard: &Self) -> &Arc<Lock<T>> {
+        &guard.lock
+    }
+}
+
+impl<T> Deref for OwnedLockGuard<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: this guard holds the lock's only permit, so no `&mut T` exists elsewhere.
+        self.lock.value.with(|value| unsafe { &*value })
+    }
+}
+
+impl<T> DerefMut for OwnedLockGuard<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: this guard holds the lock's only permit and `&mut self` proves no other
+        // reference through it is alive.
+        self.lock.value.with_mut(|value| unsafe { &mut *value })
+    }
+}
+
+impl<T> Drop for OwnedLockGuard<T> {
+    fn drop(&mut self) {
+        self.lock.semaphore.add_permits(1);
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for OwnedLockGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OwnedLockGuard").field(&**self).finish()
     }
 }

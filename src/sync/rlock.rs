@@ -142,6 +142,30 @@ impl RLock {
         Ok(())
     }
 
+    /// The depth at which the current task holds the lock; `NotOwner` if it does not.
+    pub(super) fn held_by_current_task(&self) -> Result<u32, RLockError> {
+        let me = current_task()?;
+        match *self.owner.lock() {
+            Some(owner) if owner.task == me => Ok(owner.depth),
+            _ => Err(RLockError::NotOwner),
+        }
+    }
+
+    /// Releases the lock whatever its depth (a condition wait; the caller checked ownership).
+    pub(super) fn release_all(&self) {
+        *self.owner.lock() = None;
+        self.semaphore.add_permits(1);
+    }
+
+    /// Takes the lock again at `depth` (after a condition wait).
+    pub(super) async fn reacquire(&self, depth: u32) -> Result<(), RLockError> {
+        self.acquire().await?;
+        if let Some(owner) = self.owner.lock().as_mut() {
+            owner.depth = depth;
+        }
+        Ok(())
+    }
+
     /// True while some task holds the lock.
     pub fn is_locked(&self) -> bool {
         self.owner.lock().is_some()

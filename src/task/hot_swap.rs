@@ -35,8 +35,11 @@ pub enum HotSwapError {
     Declined(String),
     /// The task did not become swappable in time; the request was withdrawn.
     TimedOut,
-    /// The request was withdrawn with [`HotSwap::cancel`].
+    /// The request was withdrawn (the [`HotSwap`] was dropped). [`HotSwap::cancel`] reports a
+    /// withdrawal as `Ok`.
     Cancelled,
+    /// [`HotSwap::cancel`] came too late: the task had already taken the new code.
+    AlreadySwapped,
     /// The new code's output type differs from the running code's.
     OutputTypeMismatch,
 }
@@ -49,6 +52,7 @@ impl fmt::Display for HotSwapError {
             HotSwapError::Declined(reason) => write!(f, "the task declined the hot swap: {reason}"),
             HotSwapError::TimedOut => f.write_str("the task did not reach a swap point in time"),
             HotSwapError::Cancelled => f.write_str("the hot swap was cancelled"),
+            HotSwapError::AlreadySwapped => f.write_str("the task had already taken the new code"),
             HotSwapError::OutputTypeMismatch => {
                 f.write_str("the new code returns another type than the task")
             }
@@ -259,10 +263,16 @@ impl HotSwap {
         HotSwap { task: None, reply: Arc::new(Mutex::new(Reply { outcome: Some(outcome), waker: None })) }
     }
 
-    /// Withdraws the request; returns the outcome instead if the task already decided.
+    /// Withdraws the request: `Ok` if it was still pending, so the task will not be swapped.
+    /// If the task decided first, what it decided: [`HotSwapError::AlreadySwapped`] if it took
+    /// the new code, or why not (`Declined`, `TaskEnded`, `OutputTypeMismatch`).
     pub fn cancel(self) -> Result<(), HotSwapError> {
         self.withdraw(HotSwapError::Cancelled);
-        self.reply.lock().outcome.take().expect("withdraw leaves an outcome")
+        match self.reply.lock().outcome.take().expect("withdraw leaves an outcome") {
+            Err(HotSwapError::Cancelled) => Ok(()),
+            Ok(()) => Err(HotSwapError::AlreadySwapped),
+            Err(refused) => Err(refused),
+        }
     }
 
     /// Removes the request from the task if it is still pending, answering it with `why`; if
