@@ -32,8 +32,15 @@
 //! Exit notices are control messages: a bounded mailbox accepts them even when full, and they
 //! are never dropped while the monitoring task lives. Many tasks may monitor one task, and one
 //! task may monitor many; monitoring a task that already ended delivers its `Exit` at once.
+//!
+//! A monitor can also get the value the task returned (pycos `MonitorStatus.value`):
+//! [`Cx::monitor_value::<T>`](crate::Cx::monitor_value) asks for a copy of a `T: Clone`
+//! result, which arrives in [`Exit::value`]. The copy is made as the task returns, if some
+//! monitor had asked by then, and every monitor of that task shares it; the task's own output
+//! still goes to its `JoinHandle`.
 
 use crate::task::TaskId;
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
@@ -47,6 +54,46 @@ pub struct Exit {
     pub name: Option<Arc<str>>,
     /// How it ended.
     pub reason: ExitReason,
+    /// What it returned, if it finished and a monitor asked for it in time
+    /// ([`Cx::monitor_value`](crate::Cx::monitor_value)).
+    pub value: Option<ExitValue>,
+}
+
+impl Exit {
+    /// The value the task returned, if it is here and of type `T`.
+    pub fn value<T: Any>(&self) -> Option<&T> {
+        self.value.as_ref()?.downcast_ref()
+    }
+}
+
+/// A copy of the value a monitored task returned, shared by every monitor's [`Exit`].
+#[derive(Clone)]
+pub struct ExitValue(Arc<dyn Any + Send + Sync>);
+
+impl ExitValue {
+    pub(crate) fn new<T: Any + Send + Sync>(value: T) -> ExitValue {
+        ExitValue(Arc::new(value))
+    }
+
+    /// The value, if it is a `T`.
+    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+}
+
+impl PartialEq for ExitValue {
+    /// The same copy (every monitor of one task shares it).
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ExitValue {}
+
+impl fmt::Debug for ExitValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ExitValue(..)")
+    }
 }
 
 /// How a task ended.
@@ -75,7 +122,11 @@ impl fmt::Debug for Exit {
         if let Some(name) = &self.name {
             d.field("name", name);
         }
-        d.field("reason", &self.reason).finish()
+        d.field("reason", &self.reason);
+        if self.value.is_some() {
+            d.field("value", &"..");
+        }
+        d.finish()
     }
 }
 

@@ -192,3 +192,99 @@ fn monitor_registration_racing_with_completion_delivers_exactly_once() {
         drop(target);
     }
 }
+
+/// A task that monitors `targets` asking for their `u64` values, then opens `gate` (so the
+/// targets return only after the monitors are in place), and returns one exit per target.
+fn value_watcher(
+    rt: &rycos::Runtime,
+    targets: Vec<AnyTaskRef>,
+    gate: std::sync::Arc<rycos::sync::Event>,
+) -> rycos::JoinHandle<Vec<Exit>> {
+    let (_, done) =
+        rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(move |cx: Cx<Exit>| async move {
+            for t in &targets {
+                cx.monitor_value::<u64>(t);
+            }
+            gate.set();
+            let mut exits = Vec::new();
+            while exits.len() < targets.len() {
+                exits.push(cx.receive_timeout(Duration::from_secs(10)).await.expect("an exit notice"));
+            }
+            exits
+        });
+    done
+}
+
+/// A task that waits for `gate`, then returns `result` (or panics with its error).
+fn gated<T: Send + 'static>(
+    rt: &rycos::Runtime,
+    gate: &std::sync::Arc<rycos::sync::Event>,
+    result: Result<T, &'static str>,
+) -> TaskRef<()> {
+    let gate = gate.clone();
+    rycos::task::Builder::new().on(rt.handle()).spawn_task(move |_cx: Cx<()>| async move {
+        gate.wait().await;
+        match result {
+            Ok(value) => value,
+            Err(why) => panic!("{why}"),
+        }
+    })
+}
+
+#[test]
+fn a_monitor_can_get_the_value_the_task_returned() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    let gate = std::sync::Arc::new(rycos::sync::Event::new());
+    let returns = gated(&rt, &gate, Ok(42u64));
+    let panics = gated::<u64>(&rt, &gate, Err("no value"));
+    let other_type = gated(&rt, &gate, Ok(String::from("not a u64")));
+    let targets = [&returns, &panics, &other_type].map(|t| t.as_any().clone()).to_vec();
+    let exits = value_watcher(&rt, targets, gate).join_blocking().unwrap();
+    let by_task = |t: &TaskRef<()>| exits.iter().find(|e| e.task == t.id()).unwrap();
+    assert_eq!(by_task(&returns).reason, ExitReason::Finished);
+    assert_eq!(by_task(&returns).value::<u64>(), Some(&42));
+    assert!(matches!(by_task(&panics).reason, ExitReason::Panicked(_)));
+    assert_eq!(by_task(&panics).value, None, "a panic has no value");
+    assert_eq!(by_task(&other_type).reason, ExitReason::Finished);
+    assert_eq!(by_task(&other_type).value, None, "not the type asked for");
+}
+
+#[test]
+fn every_monitor_of_a_task_shares_one_copy_made_as_it_returns() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    let gate = std::sync::Arc::new(rycos::sync::Event::new());
+    let target = gated(&rt, &gate, Ok(7u64));
+    // 1,000 monitors, each asking for the value and then saying so on its own event.
+    let asked: Vec<_> = (0..1000).map(|_| std::sync::Arc::new(rycos::sync::Event::new())).collect();
+    let watchers: Vec<_> =
+        asked.iter().map(|a| value_watcher(&rt, vec![target.as_any().clone()], a.clone())).collect();
+    let exits: Vec<Exit> = rt.block_on(async {
+        for a in &asked {
+            a.wait().await;
+        }
+        gate.set(); // only now may the target return
+        let mut exits = Vec::new();
+        for w in watchers {
+            exits.extend(w.await.unwrap());
+        }
+        exits
+    });
+    assert_eq!(exits.len(), 1000);
+    assert!(exits.iter().all(|e| e.value::<u64>() == Some(&7)));
+    assert!(exits.windows(2).all(|w| w[0].value == w[1].value), "one shared copy");
+    // Asked after the task returned: the copy made for the others is there too.
+    let late =
+        value_watcher(&rt, vec![target.as_any().clone()], std::sync::Arc::new(rycos::sync::Event::new()));
+    assert_eq!(late.join_blocking().unwrap()[0].value, exits[0].value);
+    // Nobody asked before this one returned: no copy was made, the exit comes without it.
+    let (unwatched, done) =
+        rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(|_cx: Cx<()>| async { 9u64 });
+    assert_eq!(done.join_blocking().unwrap(), 9, "its own output went to its JoinHandle");
+    let late =
+        value_watcher(&rt, vec![unwatched.as_any().clone()], std::sync::Arc::new(rycos::sync::Event::new()));
+    let late = late.join_blocking().unwrap();
+    assert_eq!(late[0].reason, ExitReason::Finished);
+    assert_eq!(late[0].value, None);
+}

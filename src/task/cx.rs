@@ -135,6 +135,41 @@ impl<M: Send + 'static> Cx<M> {
         );
     }
 
+    /// Like [`monitor`](Cx::monitor), and the [`Exit`] carries a copy of what `target`
+    /// returned, if it returns a `T` (pycos `MonitorStatus.value`): read it with
+    /// [`Exit::value`]. The copy is made as the task returns, if some monitor had asked by then,
+    /// and every monitor's `Exit` shares it (also those set up later); a task nobody asked
+    /// about before it returned has no copy. The task's own output still goes to its
+    /// `JoinHandle`.
+    ///
+    /// ```
+    /// use rycos::{Cx, Exit};
+    ///
+    /// let rt = rycos::Runtime::new().unwrap();
+    /// let answer = rt.block_on(async {
+    ///     let (_, watcher) = rycos::spawn_task_joinable(|cx: Cx<Exit>| async move {
+    ///         let worker = rycos::spawn_task(|cx: Cx<()>| async move {
+    ///             cx.receive().await; // until told to finish
+    ///             String::from("forty-two")
+    ///         });
+    ///         cx.monitor_value::<String>(&worker);
+    ///         worker.send(()).unwrap();
+    ///         let exit = cx.receive().await.unwrap();
+    ///         exit.value::<String>().cloned()
+    ///     });
+    ///     watcher.await.unwrap()
+    /// });
+    /// assert_eq!(answer.as_deref(), Some("forty-two"));
+    /// ```
+    pub fn monitor_value<T>(&self, target: &AnyTaskRef)
+    where
+        M: From<Exit>,
+        T: Clone + Send + Sync + 'static,
+    {
+        extras::capture_value::<T>(target.raw);
+        self.monitor(target);
+    }
+
     /// Suspends this task until another calls [`AnyTaskRef::resume`] (pycos `suspend`); returns
     /// the value passed to `resume`. The mailbox is not involved: messages that arrive meanwhile
     /// stay queued.

@@ -5,7 +5,7 @@ use super::raw::RawTask;
 use super::state::{Outcome, Snapshot};
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::AtomicBool;
-use crate::monitor::{Exit, ExitReason};
+use crate::monitor::{Exit, ExitReason, ExitValue};
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, OnceLock};
@@ -13,6 +13,9 @@ use std::task::{Context, Poll, Waker};
 
 /// Called once with the task's exit notice.
 pub(crate) type ExitHook = Box<dyn FnOnce(&Exit) + Send>;
+
+/// Makes a shareable copy of a task's output, if it is of the type it was made for.
+type Capture = Box<dyn Fn(&dyn Any) -> Option<ExitValue> + Send>;
 
 pub(crate) struct Extras {
     name: OnceLock<Arc<str>>,
@@ -29,6 +32,12 @@ pub(super) struct Inner {
     panic_message: Option<String>,
     next_hook: u64,
     hooks: Vec<(u64, ExitHook)>,
+    /// Monitors' requests for a copy of the output (one per type), until the task returns.
+    captures: Vec<(std::any::TypeId, Capture)>,
+    /// Set when the task returned (or ended otherwise): later requests are too late.
+    value_decided: bool,
+    /// The copy of the output, for every exit notice.
+    value: Option<ExitValue>,
     suspend: Suspend,
     pub(super) hot_swap: super::hot_swap::Slot,
 }
@@ -50,6 +59,9 @@ impl Default for Extras {
                 panic_message: None,
                 next_hook: 0,
                 hooks: Vec::new(),
+                captures: Vec::new(),
+                value_decided: false,
+                value: None,
                 suspend: Suspend::default(),
                 hot_swap: Default::default(),
             }),
@@ -72,7 +84,24 @@ impl Extras {
         self.inner.lock().panic_message = Some(message);
     }
 
-    fn exit_notice(&self, raw: RawTask, outcome: Outcome, panic_message: Option<String>) -> Exit {
+    /// The task is about to publish its outcome (`output` if it returned): monitors that asked
+    /// for the value get their copy made now, while the output is still the task's.
+    pub(super) fn capture_value(&self, output: Option<&dyn Any>) {
+        let mut inner = self.inner.lock();
+        inner.value_decided = true;
+        let captures = std::mem::take(&mut inner.captures);
+        if let Some(output) = output {
+            inner.value = captures.iter().find_map(|(_, capture)| capture(output));
+        }
+    }
+
+    fn exit_notice(
+        &self,
+        raw: RawTask,
+        outcome: Outcome,
+        panic_message: Option<String>,
+        value: Option<ExitValue>,
+    ) -> Exit {
         let reason = match outcome {
             Outcome::Finished => ExitReason::Finished,
             Outcome::Terminated => ExitReason::Terminated,
@@ -80,7 +109,7 @@ impl Extras {
                 ExitReason::Panicked(panic_message.unwrap_or_else(|| "<non-string panic payload>".into()))
             }
         };
-        Exit { task: raw.id(), name: self.name.get().cloned(), reason }
+        Exit { task: raw.id(), name: self.name.get().cloned(), reason, value }
     }
 
     /// Runs every registered hook; called once by the completing thread after `COMPLETE`.
@@ -89,12 +118,12 @@ impl Extras {
             let mut inner = self.inner.lock();
             inner.exited = true;
             super::hot_swap::fail_pending(&mut inner.hot_swap);
-            (std::mem::take(&mut inner.hooks), inner.panic_message.clone())
+            (std::mem::take(&mut inner.hooks), (inner.panic_message.clone(), inner.value.clone()))
         };
         if hooks.is_empty() {
             return;
         }
-        let exit = self.exit_notice(raw, outcome, message);
+        let exit = self.exit_notice(raw, outcome, message.0, message.1);
         for (_, hook) in hooks {
             let _ = catch_unwind(AssertUnwindSafe(|| hook(&exit)));
         }
@@ -113,10 +142,10 @@ pub(crate) fn add_exit_hook(raw: RawTask, hook: ExitHook) {
     let token = {
         let mut inner = extras.inner.lock();
         if inner.exited {
-            let message = inner.panic_message.clone();
+            let (message, value) = (inner.panic_message.clone(), inner.value.clone());
             drop(inner);
             let outcome = raw.state().outcome().expect("exited implies complete");
-            hook(&extras.exit_notice(raw, outcome, message));
+            hook(&extras.exit_notice(raw, outcome, message, value));
             return;
         }
         let token = inner.next_hook;
@@ -129,11 +158,27 @@ pub(crate) fn add_exit_hook(raw: RawTask, hook: ExitHook) {
         let taken = {
             let mut inner = extras.inner.lock();
             let pos = inner.hooks.iter().position(|(t, _)| *t == token);
-            pos.map(|pos| (inner.hooks.swap_remove(pos).1, inner.panic_message.clone()))
+            pos.map(|pos| (inner.hooks.swap_remove(pos).1, inner.panic_message.clone(), inner.value.clone()))
         };
-        if let Some((hook, message)) = taken {
-            hook(&extras.exit_notice(raw, outcome, message));
+        if let Some((hook, message, value)) = taken {
+            hook(&extras.exit_notice(raw, outcome, message, value));
         }
+    }
+}
+
+/// Asks for a copy of `raw`'s output, if it is a `T`, in its exit notices; too late (and
+/// nothing happens) once the task has returned.
+pub(crate) fn capture_value<T: Clone + Send + Sync + 'static>(raw: RawTask) {
+    let extras = raw.extras();
+    let mut inner = extras.inner.lock();
+    if inner.value_decided {
+        return;
+    }
+    // One capture per type is enough: every monitor shares the copy.
+    let id = std::any::TypeId::of::<T>();
+    if inner.captures.iter().all(|(t, _)| *t != id) {
+        let capture: Capture = Box::new(|output| output.downcast_ref::<T>().cloned().map(ExitValue::new));
+        inner.captures.push((id, capture));
     }
 }
 

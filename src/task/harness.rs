@@ -166,6 +166,12 @@ impl<T: TaskBody, S: Schedule, M: MailboxSlot> Harness<T, S, M> {
         {
             raw.extras().set_panic_message(message.to_owned());
         }
+        // Monitors that asked for the value get their copy while the output is still ours.
+        if let Some(extras) = raw.extras_if_any() {
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                extras.capture_value(output.as_ref().ok().map(|value| value as &dyn std::any::Any));
+            }));
+        }
         // Close the mailbox before anyone can observe COMPLETE: from then on a send returns its
         // message instead of queueing it for a task that will never receive it.
         let _ = catch_unwind(AssertUnwindSafe(|| self.cell().prefix.mailbox.close()));
