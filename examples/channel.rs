@@ -47,8 +47,8 @@ fn consumer(name: &'static str) -> JoinHandle<(usize, u64)> {
 }
 
 /// Publishes 1..=n; returns (messages, sum) per consumer: two on "numbers", one on "evens".
-pub fn run(n: u64) -> Vec<(usize, u64)> {
-    rycos::block_on(async move {
+pub async fn run(n: u64) -> Vec<(usize, u64)> {
+    {
         let numbers = Channel::<Update>::new("numbers").expect("a fresh name");
         let evens = Channel::<Update>::builder("evens")
             .transform(|u| match u {
@@ -73,12 +73,12 @@ pub fn run(n: u64) -> Vec<(usize, u64)> {
         numbers.close();
         evens.close();
         results
-    })
+    }
 }
 
 #[allow(dead_code)]
 fn main() {
-    for (i, (count, sum)) in run(1000).into_iter().enumerate() {
+    for (i, (count, sum)) in rycos::block_on(run(1000)).into_iter().enumerate() {
         println!("consumer {i}: {count} numbers, sum {sum}");
     }
 }

@@ -40,8 +40,8 @@ impl Buffer {
 
 /// `producers` each put `per_producer` numbers through a buffer of `capacity` slots to
 /// `consumers`; returns (items taken, their sum) per consumer.
-pub fn run(producers: u64, per_producer: u64, consumers: usize, capacity: usize) -> Vec<(u64, u64)> {
-    rycos::block_on(async move {
+pub async fn run(producers: u64, per_producer: u64, consumers: usize, capacity: usize) -> Vec<(u64, u64)> {
+    {
         let buffer = Arc::new(Buffer {
             items: Lock::new(VecDeque::new()),
             not_empty: Condition::new(),
@@ -82,12 +82,12 @@ pub fn run(producers: u64, per_producer: u64, consumers: usize, capacity: usize)
             results.push(t.await.expect("consumer finished"));
         }
         results
-    })
+    }
 }
 
 #[allow(dead_code)]
 fn main() {
-    let results = run(4, 10_000, 3, 8);
+    let results = rycos::block_on(run(4, 10_000, 3, 8));
     for (i, (count, sum)) in results.iter().enumerate() {
         println!("consumer {i}: {count} items, sum {sum}");
     }

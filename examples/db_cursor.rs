@@ -50,8 +50,8 @@ impl AsyncDbCursor {
 
 /// Fills a table with `rows` rows and queries it; returns (row count, sum of values, ticks the
 /// other task made meanwhile).
-pub fn run(rows: u64) -> io::Result<(u64, u64, u64)> {
-    rycos::block_on(async move {
+pub async fn run(rows: u64) -> io::Result<(u64, u64, u64)> {
+    {
         let ticks = Arc::new(AtomicU64::new(0));
         let ticker = {
             let ticks = ticks.clone();
@@ -85,12 +85,12 @@ pub fn run(rows: u64) -> io::Result<(u64, u64, u64)> {
             .await?;
         ticker.abort();
         Ok((count, sum, ticks.load(Ordering::Relaxed)))
-    })
+    }
 }
 
 #[allow(dead_code)]
 fn main() -> io::Result<()> {
-    let (count, sum, ticks) = run(1_000_000)?;
+    let (count, sum, ticks) = rycos::block_on(run(1_000_000))?;
     println!("{count} rows, sum {sum}; the ticker ticked {ticks} times while the database worked");
     Ok(())
 }

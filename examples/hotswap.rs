@@ -27,8 +27,8 @@ async fn server(cx: Cx<Request>, version: u32, answered: Arc<AtomicUsize>) {
 }
 
 /// What happened, per client: the answers in arrival order.
-pub fn run(clients: u32, requests: u32) -> Vec<Vec<Answer>> {
-    rycos::block_on(async move {
+pub async fn run(clients: u32, requests: u32) -> Vec<Vec<Answer>> {
+    {
         let answered = Arc::new(AtomicUsize::new(0));
         let first = answered.clone();
         let server_ref =
@@ -75,7 +75,7 @@ pub fn run(clients: u32, requests: u32) -> Vec<Vec<Answer>> {
             all.push(h.await.expect("client finished"));
         }
         all
-    })
+    }
 }
 
 /// Checks that every client got each of its `requests` answers exactly once, in order, with
@@ -100,7 +100,7 @@ pub fn verify(answers: &[Vec<Answer>], requests: u32) -> Result<[usize; 4], Stri
 #[allow(dead_code)]
 fn main() {
     let requests = 50_000;
-    let answers = run(8, requests);
+    let answers = rycos::block_on(run(8, requests));
     match verify(&answers, requests) {
         Ok(by_version) => println!(
             "{} answers: {} by version 1, {} by version 2, {} by version 3; none lost, none twice",

@@ -37,7 +37,7 @@ const CHUNK: usize = 64 * 1024;
 
 /// Runs `f` on the blocking pool, turning a lost job into an I/O error.
 async fn unblock<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
-    Handle::current_or_default().blocking_pool().spawn(f).await?
+    Handle::try_current_or_default()?.blocking_pool().spawn(f).await?
 }
 
 /// Reads a whole file.

@@ -96,11 +96,16 @@ use std::future::Future;
 /// Spawns a future as a task on the current runtime (or the default one, started on first
 /// use) and returns a handle to its result.
 ///
+/// # Panics
+/// Outside any runtime in a program that has built its own (see "Which runtime" in
+/// [`runtime`]).
+///
 /// ```
 /// let rt = rycos::Runtime::new().unwrap();
 /// let handle = rt.block_on(async { rycos::spawn(async { "done" }) });
 /// assert_eq!(handle.join_blocking().unwrap(), "done");
 /// ```
+#[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
@@ -111,6 +116,7 @@ where
 
 /// Spawns a task with a mailbox of `M` messages (pycos `Task`). `start` runs in the new task
 /// and gets the task's [`Cx`], through which it receives; the returned [`TaskRef`] sends to it.
+#[track_caller]
 pub fn spawn_task<M, F, Fut>(start: F) -> TaskRef<M>
 where
     M: Send + 'static,
@@ -122,6 +128,7 @@ where
 }
 
 /// Like [`spawn_task`], also returning a handle to the task's result.
+#[track_caller]
 pub fn spawn_task_joinable<M, F, Fut>(start: F) -> (TaskRef<M>, JoinHandle<Fut::Output>)
 where
     M: Send + 'static,
@@ -136,6 +143,7 @@ where
 ///
 /// # Panics
 /// On a runtime worker thread; `.await` there instead.
+#[track_caller]
 pub fn block_on<F: Future>(future: F) -> F::Output {
     Handle::current_or_default().block_on(future)
 }
@@ -145,6 +153,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 ///
 /// # Panics
 /// On a runtime worker thread.
+#[track_caller]
 pub fn join() {
     runtime::default_runtime().join();
 }

@@ -67,9 +67,48 @@ fn chat_room_relays_lines_to_the_others() {
 #[test]
 fn udp_example() {
     let _w = watchdog(Duration::from_secs(30));
-    let replies = udp::run(3, 4).unwrap();
+    let rt = rt(2);
+    let replies = rt.block_on(udp::run(3, 4)).unwrap();
     assert_eq!(replies.len(), 12);
     assert!(replies.iter().all(|r| r.starts_with("echo client")));
+}
+
+/// Runs `program` with `input` on its stdin; its stdout, or `None` (said loudly) if it is not
+/// installed.
+fn run_with_input(program: &str, args: &[&str], input: &[u8]) -> Option<String> {
+    use std::io::Write;
+    let child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("SKIPPED: `{program}` is not installed (.ci/run installs it)");
+            return None;
+        }
+        Err(e) => panic!("{program}: {e}"),
+    };
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{program}: {}", String::from_utf8_lossy(&out.stderr));
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn the_udp_server_answers_a_real_client() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    let server = rt.block_on(async { rycos::net::UdpSocket::bind("127.0.0.1:0").unwrap() });
+    let addr = server.local_addr().unwrap();
+    rt.spawn(udp::serve(server));
+    // socat sends the line as one datagram and prints the answer (waiting up to 5 s for it).
+    let target = format!("UDP:{addr}");
+    if let Some(answer) = run_with_input("socat", &["-T", "5", "-", &target], b"hello from socat") {
+        assert_eq!(answer, "echo hello from socat");
+    }
 }
 
 /// Sends `request` on a new connection to the web server and reads what comes back for up to
@@ -257,7 +296,59 @@ fn webserver_serves_ab_with_and_without_keep_alive_and_wrk() {
 #[test]
 fn tls_echo_example() {
     let _w = watchdog(Duration::from_secs(30));
-    assert_eq!(tls_echo::run(&["a", "bc", "def"]).unwrap(), vec!["a", "bc", "def"]);
+    let rt = rt(2);
+    assert_eq!(rt.block_on(tls_echo::run(&["a", "bc", "def"])).unwrap(), vec!["a", "bc", "def"]);
+}
+
+#[test]
+fn the_tls_echo_server_answers_openssl_s_client() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    let dir = std::env::temp_dir().join(format!("rycos-tls-serve-{}", std::process::id()));
+    let pki = support::certs::generate(&dir);
+    let listener = rt.block_on(async { TcpListener::bind("127.0.0.1:0").unwrap() });
+    let addr = listener.local_addr().unwrap().to_string();
+    let acceptor = rycos::tls::TlsAcceptor::builder(&pki.server_chain, &pki.server_key).build().unwrap();
+    rt.spawn(tls_echo::serve(listener, acceptor));
+    let ca = pki.ca.to_str().unwrap();
+    // -verify_return_error: a certificate that does not check out fails the run. -no_ign_eof:
+    // the end of stdin ends the session (closed once the echo is back).
+    let args = [
+        "s_client",
+        "-connect",
+        &addr,
+        "-CAfile",
+        ca,
+        "-servername",
+        "localhost",
+        "-verify_return_error",
+        "-quiet",
+        "-no_ign_eof",
+    ];
+    let child = std::process::Command::new("openssl")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("SKIPPED: `openssl` is not installed");
+            return;
+        }
+        Err(e) => panic!("openssl: {e}"),
+    };
+    use std::io::{BufRead, Write};
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"ping over tls\n").unwrap();
+    let mut echoed = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut echoed).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(echoed, "ping over tls\n", "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

@@ -40,7 +40,7 @@ fn pipe_grep_counts_through_three_stages() {
 #[test]
 fn db_cursor_runs_queries_on_the_pool_while_tasks_go_on() {
     let _w = watchdog(Duration::from_secs(120));
-    let (count, sum, ticks) = db_cursor::run(200_000).unwrap();
+    let (count, sum, ticks) = rt(2).block_on(db_cursor::run(200_000)).unwrap();
     assert_eq!(count, 200_000);
     assert_eq!(sum, (0..200_000u64).map(|i| i % 1000).sum());
     assert!(ticks > 0, "the ticker task ran while the database worked");

@@ -17,7 +17,7 @@ mod hotswap;
 #[test]
 fn channel_example() {
     let _w = watchdog(Duration::from_secs(30));
-    let results = channel::run(100);
+    let results = rt(2).block_on(channel::run(100));
     assert_eq!(results[0], (100, 5050));
     assert_eq!(results[1], (100, 5050));
     assert_eq!(results[2], (50, 2550), "the evens sub-channel dropped the odd numbers");
@@ -26,7 +26,7 @@ fn channel_example() {
 #[test]
 fn condition_example() {
     let _w = watchdog(Duration::from_secs(30));
-    let results = condition::run(3, 2000, 4, 5);
+    let results = rt(2).block_on(condition::run(3, 2000, 4, 5));
     let count: u64 = results.iter().map(|r| r.0).sum();
     let sum: u64 = results.iter().map(|r| r.1).sum();
     assert_eq!(count, 6000);
@@ -36,7 +36,7 @@ fn condition_example() {
 #[test]
 fn hotswap_example() {
     let _w = watchdog(Duration::from_secs(60));
-    let answers = hotswap::run(4, 5000);
+    let answers = rt(2).block_on(hotswap::run(4, 5000));
     let by_version = hotswap::verify(&answers, 5000).unwrap();
     assert_eq!(by_version.iter().sum::<usize>(), 20_000);
     // The first swap waits for a third of the answers; how much the later versions get depends

@@ -212,7 +212,7 @@ fn rlock_re_entry_wrong_owner_and_outside_a_task() {
     assert_eq!(lock.release(), Err(RLockError::NotInTask));
     let rt = rt(2);
     let lock2 = lock.clone();
-    rt.block_on(rycos::spawn(async move {
+    rt.block_on(rt.spawn(async move {
         let lock = lock2;
         lock.acquire().await.unwrap();
         assert!(lock.try_acquire().unwrap());

@@ -63,7 +63,7 @@ impl<T: AsFd> Async<T> {
     /// Registers `io` (made non-blocking) with the current runtime's reactor.
     pub fn new(io: T) -> io::Result<Async<T>> {
         set_nonblocking(io.as_fd())?;
-        let reactor = Handle::current_or_default().shared.reactor.clone();
+        let reactor = Handle::try_current_or_default()?.shared.reactor.clone();
         let source = reactor.register(io.as_fd())?;
         Ok(Async { source, reactor, io: Some(io) })
     }

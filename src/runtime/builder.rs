@@ -114,7 +114,18 @@ impl Builder {
     }
 
     /// Starts the worker threads.
+    ///
+    /// From then on, code running outside any runtime no longer falls back on the default
+    /// runtime: see [`Handle::try_current`] and the crate docs ("Which runtime").
     pub fn build(self) -> std::io::Result<Runtime> {
+        let runtime = self.start()?;
+        super::OWN_RUNTIME_BUILT.store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(runtime)
+    }
+
+    /// Starts the runtime (the default runtime starts this way too, without counting as the
+    /// program's own).
+    pub(super) fn start(self) -> std::io::Result<Runtime> {
         let workers = self
             .worker_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));

@@ -16,6 +16,15 @@
 //! pycos has one implicit scheduler per process; so does rycos: [`crate::spawn`] and friends
 //! start a default runtime on first use when called outside any runtime. Build your own
 //! [`Runtime`] to choose the number of workers or to shut it down explicitly.
+//!
+//! # Which runtime
+//!
+//! Code that runs in a task, in [`Runtime::block_on`] or under [`Runtime::enter`] uses that
+//! runtime. Code that runs outside all of them uses the *default* runtime — but only in a
+//! program that never built a runtime of its own. Once it has ([`Builder::build`],
+//! [`Runtime::new`]), such a call is a mistake that would silently start a second, hidden
+//! runtime (two more threads, outliving the program's own): spawning panics, and creating a
+//! socket or opening a file returns an error, each saying how to reach the program's runtime.
 
 mod affinity;
 mod builder;
@@ -277,7 +286,6 @@ impl Handle {
         context::current_handle()
     }
 
-    /// The current runtime, or the default one (started on first use).
     /// The runtime's pool for blocking calls, started on first use.
     pub(crate) fn blocking_pool(&self) -> &rycos_pool::ThreadPool {
         self.shared.blocking.get_or_init(|| {
@@ -285,8 +293,28 @@ impl Handle {
         })
     }
 
+    /// The current runtime, or the default one (started on first use) in a program that has
+    /// not built a runtime of its own (see "Which runtime" in the module docs).
+    ///
+    /// # Panics
+    /// Outside any runtime in a program that has built one.
+    #[track_caller]
     pub(crate) fn current_or_default() -> Handle {
-        Handle::try_current().unwrap_or_else(|| default_runtime().handle.clone())
+        match Handle::try_current_or_default() {
+            Ok(handle) => handle,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Like `current_or_default`, with the mistake as an error (for calls that return one).
+    pub(crate) fn try_current_or_default() -> Result<Handle, NoRuntime> {
+        if let Some(handle) = Handle::try_current() {
+            return Ok(handle);
+        }
+        if OWN_RUNTIME_BUILT.load(Relaxed) {
+            return Err(NoRuntime);
+        }
+        Ok(default_runtime().handle.clone())
     }
 
     /// Spawns a future as a task. If the runtime has shut down, the future is dropped and the
@@ -441,13 +469,49 @@ fn block_on_unchecked<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// The runtime `rycos::spawn` uses outside any other runtime (pycos's implicit scheduler).
+/// Set by the first runtime the program builds itself: from then on the default runtime is
+/// not used (see "Which runtime" in the module docs).
+pub(super) static OWN_RUNTIME_BUILT: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// A call needed a runtime outside any, in a program that has built its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NoRuntime;
+
+impl fmt::Display for NoRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "rycos: called outside any runtime in a program that has built its own rycos::Runtime, \
+             so the default runtime is not used (it would start a second, hidden one). Call this \
+             inside the runtime (`rt.block_on(..)`, or a task), after `let _guard = rt.enter();`, \
+             or through its handle (`rt.handle().spawn(..)`, `task::Builder::on`).",
+        )
+    }
+}
+
+impl std::error::Error for NoRuntime {}
+
+impl From<NoRuntime> for std::io::Error {
+    fn from(e: NoRuntime) -> Self {
+        std::io::Error::other(e)
+    }
+}
+
+/// The runtime `rycos::spawn` uses outside any other runtime (pycos's implicit scheduler), in a
+/// program that has not built one of its own.
+///
+/// # Panics
+/// In a program that has built its own runtime.
+#[track_caller]
 pub(crate) fn default_runtime() -> &'static Runtime {
+    if OWN_RUNTIME_BUILT.load(Relaxed) {
+        panic!("{NoRuntime}");
+    }
     static DEFAULT: OnceLock<Runtime> = OnceLock::new();
     DEFAULT.get_or_init(|| {
         Builder::new()
             .thread_name("rycos-default")
-            .build()
+            .start()
             .expect("rycos: could not start the default runtime's worker threads")
     })
 }

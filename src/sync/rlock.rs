@@ -18,7 +18,7 @@ use std::time::Duration;
 /// use std::sync::Arc;
 ///
 /// let rt = rycos::Runtime::new().unwrap();
-/// rt.block_on(rycos::spawn(async {
+/// rt.block_on(rt.spawn(async {
 ///     let lock = Arc::new(RLock::new());
 ///     lock.acquire().await.unwrap();
 ///     lock.acquire().await.unwrap(); // again: no deadlock
