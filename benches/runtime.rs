@@ -406,6 +406,34 @@ fn child_idle_tasks(flavor: &str, workers: usize) {
     println!("{per_task}");
 }
 
+/// Child process: bytes of RSS per task suspended in `Cx::suspend` (pycos `suspend`); rycos only
+/// (tokio has no such primitive).
+fn child_suspended_tasks(workers: usize) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let started = Arc::new(AtomicUsize::new(0));
+    let rt = rycos::Runtime::builder().worker_threads(workers).build().unwrap();
+    let mut refs = Vec::with_capacity(IDLE_TASKS);
+    let before = rss_bytes();
+    for _ in 0..IDLE_TASKS {
+        let s = started.clone();
+        refs.push(rt.spawn_task(move |cx: rycos::Cx<u64>| async move {
+            s.fetch_add(1, Ordering::Relaxed);
+            std::hint::black_box(cx.suspend().await);
+        }));
+    }
+    while started.load(Ordering::Relaxed) < IDLE_TASKS {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Every task has reached its suspend once its poll returned; give the last polls a moment.
+    while rt.metrics().local_queue_depth + rt.metrics().global_queue_depth > 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    println!("{}", (rss_bytes() - before) / IDLE_TASKS);
+    std::mem::forget(rt);
+    std::mem::forget(refs);
+}
+
 /// Child process: percent of one core used by an idle runtime over 5 s.
 fn child_idle_cpu(flavor: &str, workers: usize) {
     let keep: Box<dyn std::any::Any> = match flavor {
@@ -462,6 +490,7 @@ fn main() {
         match args[2].as_str() {
             "idle_tasks" => child_idle_tasks(&args[3], workers),
             "idle_cpu" => child_idle_cpu(&args[3], workers),
+            "suspended_tasks" => child_suspended_tasks(workers),
             other => panic!("unknown child workload {other}"),
         }
         return;
@@ -572,6 +601,14 @@ fn main() {
         let r = median((0..3).map(|_| in_child("idle_tasks", "rycos", opts.workers)).collect());
         let t = median((0..3).map(|_| in_child("idle_tasks", "tokio", opts.workers)).collect());
         report("idle_tasks", "bytes/task", r, t, None);
+    }
+    if wanted("suspended_tasks") {
+        let r = median((0..3).map(|_| in_child("suspended_tasks", "rycos", opts.workers)).collect());
+        // pycos 4.12.2, 100,000 tasks suspended in `yield task.suspend()`, on this machine.
+        println!(
+            "{:<16} {:<11} {r:>12.1} {:>12} {:>12} {:>8}",
+            "suspended_tasks", "bytes/task", "pycos 1609", "-", "-"
+        );
     }
     if wanted("idle_cpu") {
         let r = in_child("idle_cpu", "rycos", opts.workers);

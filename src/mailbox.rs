@@ -20,6 +20,9 @@
 //!   oldest `free` of them (as many as there are free slots) are woken and may queue; a new
 //!   delivery or a plain `send` finds the mailbox full while older deliveries wait for the free
 //!   slots (see `Waiting`).
+//! - Suspension (`Cx::suspend` / `resume`, pycos's wake-up channel beside the mailbox) lives here
+//!   too, so that a suspended task costs no more than one waiting for a message: a flag in
+//!   padding the mailbox has anyway, the resume value and a foreign waker in the rare state.
 //! - Channel subscriptions are *sources*: a channel does not push into the mailbox; the mailbox
 //!   pulls new messages from each source's log into its queue whenever it is read (see
 //!   `channel::log`). A receive about to wait puts itself on each source channel's waiting
@@ -32,6 +35,7 @@ use crate::error::{SendError, TryRecvError};
 use crate::loom::sync::atomic::{Ordering, fence};
 use crate::loom::sync::{Mutex, MutexGuard};
 use crate::task::RawTask;
+use std::any::Any;
 use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
 
@@ -46,6 +50,10 @@ struct Inner<M> {
     closed: bool,
     /// The task itself waits in a receive and is woken by a state transition.
     owner_waiting: bool,
+    /// The task waits in `Cx::suspend` for a `resume`.
+    suspended: bool,
+    /// ...polled with its own waker (else the waker is in `Slow::suspend_waker`).
+    owner_suspended: bool,
     /// Rare state, boxed to keep idle tasks small.
     slow: Option<Box<Slow<M>>>,
 }
@@ -72,6 +80,10 @@ struct Slow<M> {
     /// Deliveries waiting for room in a full bounded mailbox, oldest first.
     senders: VecDeque<Waiting>,
     next_ticket: u64,
+    /// A suspend polled with some other waker than the task's own.
+    suspend_waker: Option<Waker>,
+    /// A `resume` value the suspended task has not picked up yet.
+    resumed: Option<Box<dyn Any + Send>>,
 }
 
 /// A delivery waiting for room. Invariant (kept by every operation under the lock): the first
@@ -86,7 +98,15 @@ struct Waiting {
 
 impl<M> Default for Slow<M> {
     fn default() -> Self {
-        Slow { sources: Vec::new(), next_source: 0, receiver: None, senders: VecDeque::new(), next_ticket: 0 }
+        Slow {
+            sources: Vec::new(),
+            next_source: 0,
+            receiver: None,
+            senders: VecDeque::new(),
+            next_ticket: 0,
+            suspend_waker: None,
+            resumed: None,
+        }
     }
 }
 
@@ -255,6 +275,8 @@ impl<M> Mailbox<M> {
                 capacity: capacity.map_or(u32::MAX, |c| u32::try_from(c).unwrap_or(u32::MAX - 1)),
                 closed: false,
                 owner_waiting: false,
+                suspended: false,
+                owner_suspended: false,
                 slow: None,
             }),
         }
@@ -510,17 +532,77 @@ impl<M> Mailbox<M> {
     pub(crate) fn wake_receiver(&self) -> Wake {
         self.inner.lock().take_receiver()
     }
+
+    /// `Cx::suspend`: ready with the value of a `resume`; otherwise marks the task suspended.
+    pub(crate) fn poll_suspend(&self, cx: &mut Context<'_>, owner: RawTask) -> Poll<Box<dyn Any + Send>> {
+        let mut inner = self.inner.lock();
+        if let Some(value) = inner.slow.as_mut().and_then(|s| s.resumed.take()) {
+            inner.end_suspend();
+            return Poll::Ready(value);
+        }
+        inner.suspended = true;
+        inner.owner_suspended = owner.is_waker_of(cx.waker());
+        if !inner.owner_suspended {
+            let slot = &mut inner.slow().suspend_waker;
+            if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *slot = Some(cx.waker().clone());
+            }
+        }
+        Poll::Pending
+    }
+
+    /// Stops a suspend; returns a value that arrived meanwhile, so that a `resume` that
+    /// reported success is never lost.
+    pub(crate) fn end_suspend(&self) -> Option<Box<dyn Any + Send>> {
+        let mut inner = self.inner.lock();
+        inner.end_suspend();
+        inner.slow.as_mut().and_then(|s| s.resumed.take())
+    }
+}
+
+impl<M> Inner<M> {
+    fn end_suspend(&mut self) {
+        self.suspended = false;
+        self.owner_suspended = false;
+        if let Some(slow) = self.slow.as_mut() {
+            slow.suspend_waker = None;
+        }
+    }
 }
 
 impl<M: Send + 'static> crate::task::MailboxSlot for Mailbox<M> {
+    fn resume(&self, owner: RawTask, value: Box<dyn Any + Send>) -> bool {
+        let wake = {
+            let mut inner = self.inner.lock();
+            if !inner.suspended || inner.slow.as_ref().is_some_and(|s| s.resumed.is_some()) {
+                drop(inner);
+                drop(value); // outside the lock: its destructor may send
+                return false;
+            }
+            let owner_suspended = std::mem::take(&mut inner.owner_suspended);
+            let slow = inner.slow();
+            slow.resumed = Some(value);
+            match slow.suspend_waker.take() {
+                Some(waker) => Wake::Waker(waker),
+                None if owner_suspended => Wake::Owner,
+                None => Wake::Nobody,
+            }
+        };
+        wake.wake(owner);
+        true
+    }
+
     fn close(&self) {
         let (queued, senders) = {
             let mut inner = self.inner.lock();
             inner.closed = true;
             inner.owner_waiting = false;
+            inner.end_suspend();
             let (senders, sources) = match inner.slow.as_mut() {
-                Some(s) => (Some(std::mem::take(&mut s.senders)), std::mem::take(&mut s.sources)),
-                None => (None, Vec::new()),
+                Some(s) => {
+                    (Some(std::mem::take(&mut s.senders)), (std::mem::take(&mut s.sources), s.resumed.take()))
+                }
+                None => (None, (Vec::new(), None)),
             };
             (std::mem::take(&mut inner.queue), (senders, sources))
         };

@@ -87,3 +87,45 @@ fn a_resume_racing_with_the_timeout_is_never_lost() {
     let (got, _) = done.join_blocking().unwrap();
     assert_eq!(got, accepted, "every accepted resume was seen");
 }
+
+#[test]
+fn a_suspend_polled_through_another_waker_is_woken_by_resume() {
+    // Inside a combinator the suspend is polled with the combinator's waker, not the task's:
+    // that waker is kept and woken.
+    let _w = watchdog(Duration::from_secs(10));
+    let rt = rt(2);
+    rt.block_on(async {
+        let (task, done) = rycos::spawn_task_joinable(|cx: Cx<u32>| async move {
+            let mut waits = futures::stream::FuturesUnordered::new();
+            waits.push(cx.suspend());
+            let resumed = futures::StreamExt::next(&mut waits).await.unwrap();
+            resumed.downcast::<&str>().ok()
+        });
+        while !task.resume("through a combinator") {
+            rycos::yield_now().await;
+        }
+        assert_eq!(done.await.unwrap(), Some("through a combinator"));
+    });
+}
+
+#[test]
+fn a_terminated_suspended_task_ends_and_later_resumes_are_refused() {
+    let _w = watchdog(Duration::from_secs(10));
+    let rt = rt(2);
+    rt.block_on(async {
+        let drops = DropCount::default();
+        let token = drops.token();
+        let (about_to, suspending) = std::sync::mpsc::channel();
+        let (task, done) = rycos::spawn_task_joinable(move |cx: Cx<u32>| async move {
+            let _token = token;
+            about_to.send(()).unwrap();
+            cx.suspend().await;
+            unreachable!("terminated while suspended");
+        });
+        suspending.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(task.terminate());
+        assert!(done.await.unwrap_err().is_cancelled());
+        assert_eq!(drops.get(), 1, "its destructors ran");
+        assert!(!task.resume(()), "an ended task cannot be resumed");
+    });
+}

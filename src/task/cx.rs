@@ -173,25 +173,17 @@ impl<M: Send + 'static> Cx<M> {
     /// Suspends this task until another calls [`AnyTaskRef::resume`] (pycos `suspend`); returns
     /// the value passed to `resume`. The mailbox is not involved: messages that arrive meanwhile
     /// stay queued.
-    pub async fn suspend(&self) -> Resumed {
-        let value = std::future::poll_fn(|cx| extras::poll_suspend(self.raw, cx));
-        let guard = SuspendGuard(self.raw);
-        let value = value.await;
-        std::mem::forget(guard);
-        Resumed(value)
+    pub fn suspend(&self) -> Suspend<'_, M> {
+        Suspend { cx: self, waiting: false }
     }
 
     /// Like [`suspend`](Cx::suspend), giving up after `timeout` (`None`).
     pub async fn suspend_timeout(&self, timeout: Duration) -> Option<Resumed> {
-        let guard = SuspendGuard(self.raw);
-        let waited =
-            crate::time::timeout(timeout, std::future::poll_fn(|cx| extras::poll_suspend(self.raw, cx)))
-                .await;
-        std::mem::forget(guard);
-        match waited {
-            Ok(value) => Some(Resumed(value)),
+        let mut suspended = self.suspend();
+        match crate::time::timeout(timeout, &mut suspended).await {
+            Ok(resumed) => Some(resumed),
             // A resume that raced with the timeout reported success: honour it.
-            Err(_) => extras::end_suspend(self.raw).map(Resumed),
+            Err(_) => suspended.stop().map(Resumed),
         }
     }
 
@@ -214,12 +206,47 @@ impl<M: Send + 'static> Cx<M> {
     }
 }
 
-/// Clears the suspended state if a suspend is dropped (the task was terminated, say).
-struct SuspendGuard(RawTask);
+/// Future of [`Cx::suspend`]: ready with the value of a [`resume`](AnyTaskRef::resume). Small
+/// on purpose (a suspended task costs what one waiting in `receive` costs); dropping it while
+/// suspended ends the suspension.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Suspend<'a, M> {
+    cx: &'a Cx<M>,
+    /// Marked suspended in the mailbox: `Drop` must undo it.
+    waiting: bool,
+}
 
-impl Drop for SuspendGuard {
+impl<M: Send + 'static> Suspend<'_, M> {
+    /// Ends the suspension; the value of a `resume` that came meanwhile.
+    fn stop(&mut self) -> Option<Box<dyn Any + Send>> {
+        self.waiting = false;
+        self.cx.mailbox().end_suspend()
+    }
+}
+
+impl<M: Send + 'static> Future for Suspend<'_, M> {
+    type Output = Resumed;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Resumed> {
+        let polled = self.cx.mailbox().poll_suspend(cx, self.cx.raw);
+        self.waiting = polled.is_pending();
+        polled.map(Resumed)
+    }
+}
+
+impl<M> Drop for Suspend<'_, M> {
     fn drop(&mut self) {
-        drop(extras::end_suspend(self.0));
+        if self.waiting {
+            // SAFETY: as in `Cx::mailbox` (the `Cx` was made for a `Mailbox<M>`).
+            let mailbox = unsafe { self.cx.raw.mailbox::<Mailbox<M>>() };
+            drop(mailbox.end_suspend());
+        }
+    }
+}
+
+impl<M> fmt::Debug for Suspend<'_, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Suspend").field("waiting", &self.waiting).finish()
     }
 }
 

@@ -1,4 +1,4 @@
-//! Per-task data most tasks never need — a name, exit hooks for monitors, the suspend slot —
+//! Per-task data most tasks never need — a name, exit hooks for monitors, hot swap requests —
 //! kept out of the header and allocated the first time something asks for it.
 
 use super::raw::RawTask;
@@ -9,7 +9,6 @@ use crate::monitor::{Exit, ExitReason, ExitValue};
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll, Waker};
 
 /// Called once with the task's exit notice.
 pub(crate) type ExitHook = Box<dyn FnOnce(&Exit) + Send>;
@@ -38,16 +37,7 @@ pub(super) struct Inner {
     value_decided: bool,
     /// The copy of the output, for every exit notice.
     value: Option<ExitValue>,
-    suspend: Suspend,
     pub(super) hot_swap: super::hot_swap::Slot,
-}
-
-/// The wake-up channel of `Cx::suspend` / `resume`, separate from the mailbox.
-#[derive(Default)]
-struct Suspend {
-    waiting: bool,
-    waker: Option<Waker>,
-    value: Option<Box<dyn Any + Send>>,
 }
 
 impl Default for Extras {
@@ -62,7 +52,6 @@ impl Default for Extras {
                 captures: Vec::new(),
                 value_decided: false,
                 value: None,
-                suspend: Suspend::default(),
                 hot_swap: Default::default(),
             }),
             swap_pending: AtomicBool::new(false),
@@ -180,48 +169,4 @@ pub(crate) fn capture_value<T: Clone + Send + Sync + 'static>(raw: RawTask) {
         let capture: Capture = Box::new(|output| output.downcast_ref::<T>().cloned().map(ExitValue::new));
         inner.captures.push((id, capture));
     }
-}
-
-/// Polls the suspend slot: ready with the value of a `resume`.
-pub(crate) fn poll_suspend(raw: RawTask, cx: &mut Context<'_>) -> Poll<Box<dyn Any + Send>> {
-    let mut inner = raw.extras().inner.lock();
-    let slot = &mut inner.suspend;
-    if let Some(value) = slot.value.take() {
-        slot.waiting = false;
-        slot.waker = None;
-        return Poll::Ready(value);
-    }
-    slot.waiting = true;
-    if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-        slot.waker = Some(cx.waker().clone());
-    }
-    Poll::Pending
-}
-
-/// Stops waiting; returns a value that arrived meanwhile, so that a `resume` that reported
-/// success is never lost.
-pub(crate) fn end_suspend(raw: RawTask) -> Option<Box<dyn Any + Send>> {
-    let mut inner = raw.extras().inner.lock();
-    let slot = &mut inner.suspend;
-    slot.waiting = false;
-    slot.waker = None;
-    slot.value.take()
-}
-
-/// Hands `value` to a suspended task; false (and the value is dropped) if it is not suspended
-/// or already has a value waiting.
-pub(crate) fn resume(raw: RawTask, value: Box<dyn Any + Send>) -> bool {
-    let waker = {
-        let mut inner = raw.extras().inner.lock();
-        let slot = &mut inner.suspend;
-        if !slot.waiting || slot.value.is_some() {
-            return false;
-        }
-        slot.value = Some(value);
-        slot.waker.take()
-    };
-    if let Some(waker) = waker {
-        waker.wake();
-    }
-    true
 }

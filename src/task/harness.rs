@@ -21,6 +21,7 @@ pub(super) fn vtable<T: TaskBody, S: Schedule, M: MailboxSlot>() -> &'static Vta
         drop_join_handle_slow: drop_join_handle_slow::<T, S, M>,
         shutdown: shutdown::<T, S, M>,
         set_daemon: set_daemon::<T, S, M>,
+        resume: resume::<T, S, M>,
     }
 }
 
@@ -251,6 +252,15 @@ unsafe fn set_daemon<T: TaskBody, S: Schedule, M: MailboxSlot>(ptr: NonNull<Head
     // SAFETY: called through this task's own vtable.
     let harness = unsafe { Harness::<T, S, M>::from_raw(ptr) };
     harness.cell().scheduler.set_daemon(harness.raw(), daemon);
+}
+
+unsafe fn resume<T: TaskBody, S: Schedule, M: MailboxSlot>(
+    ptr: NonNull<Header>,
+    value: Box<dyn std::any::Any + Send>,
+) -> bool {
+    // SAFETY: called through this task's own vtable.
+    let harness = unsafe { Harness::<T, S, M>::from_raw(ptr) };
+    harness.cell().prefix.mailbox.resume(harness.raw(), value)
 }
 
 unsafe fn try_read_output<T: TaskBody, S: Schedule, M: MailboxSlot>(

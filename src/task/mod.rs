@@ -21,7 +21,7 @@ mod yield_now;
 mod loom_task;
 
 pub use builder::Builder;
-pub use cx::{Cx, Filter, NoFilter, Receive, ReceiveOrSwap, Received, Resumed};
+pub use cx::{Cx, Filter, NoFilter, Receive, ReceiveOrSwap, Received, Resumed, Suspend};
 pub use hot_swap::{HotSwap, HotSwapError, SwapRequest};
 pub use id::TaskId;
 pub use join::{JoinError, JoinHandle};
@@ -87,6 +87,12 @@ where
 pub(crate) trait MailboxSlot: Send + Sync + 'static {
     /// The task ended: refuse further messages and drop the queued ones.
     fn close(&self);
+
+    /// Hands `value` to the task if it waits in `Cx::suspend` (and wakes it); false (the value
+    /// dropped) otherwise. Tasks without a mailbox cannot suspend.
+    fn resume(&self, _owner: RawTask, _value: Box<dyn std::any::Any + Send>) -> bool {
+        false
+    }
 }
 
 impl MailboxSlot for () {

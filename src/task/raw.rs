@@ -44,7 +44,7 @@ pub(crate) struct Header {
     pub(crate) handles: AtomicU32,
     /// The `JoinHandle`'s waker; access is governed by the `JOIN_WAKER` bit.
     pub(super) join_waker: UnsafeCell<Option<Waker>>,
-    /// Rarely used per-task data (name, monitors, suspend slot), allocated on first use.
+    /// Rarely used per-task data (name, monitors, hot swap), allocated on first use.
     pub(super) extras: OnceBox<Extras>,
 }
 
@@ -57,6 +57,7 @@ pub(super) struct Vtable {
     pub(super) drop_join_handle_slow: unsafe fn(NonNull<Header>),
     pub(super) shutdown: unsafe fn(NonNull<Header>),
     pub(super) set_daemon: unsafe fn(NonNull<Header>, bool),
+    pub(super) resume: unsafe fn(NonNull<Header>, Box<dyn std::any::Any + Send>) -> bool,
 }
 
 /// The header followed by the mailbox: the layout a `TaskRef<M>` relies on.
@@ -168,6 +169,12 @@ impl RawTask {
 
     pub(crate) fn ref_inc(self) {
         self.header().state.ref_inc();
+    }
+
+    /// Wakes the task from `Cx::suspend` with `value`; false if it is not suspended.
+    pub(crate) fn resume(self, value: Box<dyn std::any::Any + Send>) -> bool {
+        // SAFETY: the vtable is this task's own, and a reference keeps the task alive.
+        unsafe { (self.header().vtable.resume)(self.ptr, value) }
     }
 
     /// Releases one reference, freeing the task if it was the last.

@@ -1,9 +1,9 @@
 //! Handles to tasks: [`TaskRef<M>`] sends to a task's mailbox; [`AnyTaskRef`] is the untyped
 //! part (id, name, liveness, terminate, resume, monitor target) that every task has.
 
+use super::TaskId;
 use super::hot_swap::{self, HotSwap, HotSwapError, SwapCode};
 use super::raw::RawTask;
-use super::{TaskId, extras};
 use crate::error::{DeliverError, SendError};
 use crate::mailbox::Mailbox;
 use std::any::Any;
@@ -73,7 +73,7 @@ impl AnyTaskRef {
     /// This is a wake-up channel separate from the mailbox. Returns false, dropping `value`, if
     /// the task is not suspended (or already has a resume value it has not picked up).
     pub fn resume<V: Any + Send>(&self, value: V) -> bool {
-        extras::resume(self.raw, Box::new(value))
+        self.raw.resume(Box::new(value))
     }
 }
 
