@@ -84,7 +84,7 @@ pub mod tls;
 
 pub use blocking::{AsyncThreadPool, blocking, compute, compute_in};
 pub use error::{DeliverError, RecvError, SendError, SpawnError, TryRecvError};
-pub use monitor::{Exit, ExitReason, ExitValue};
+pub use monitor::{Exit, ExitReason, ExitValue, MonitorRef};
 pub use runtime::{Handle, Runtime};
 pub use task::{AnyTaskRef, Cx, JoinError, JoinHandle, Received, TaskId, TaskRef, current, yield_now};
 

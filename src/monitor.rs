@@ -33,13 +33,24 @@
 //! are never dropped while the monitoring task lives. Many tasks may monitor one task, and one
 //! task may monitor many; monitoring a task that already ended delivers its `Exit` at once.
 //!
+//! [`Cx::monitor`](crate::Cx::monitor) returns a [`MonitorRef`];
+//! [`Cx::demonitor`](crate::Cx::demonitor) removes the monitor (Erlang `demonitor`): `true`
+//! means its `Exit` will never arrive, `false` that the target ended first and the `Exit` is
+//! already queued.
+//!
+//! This module is the whole mechanism: the notice types, the monitor API, and how a monitor
+//! rides on the task's exit hooks (`task::extras`), which run once, on the thread that
+//! completes the task, after it is marked complete.
+//!
 //! A monitor can also get the value the task returned (pycos `MonitorStatus.value`):
 //! [`Cx::monitor_value::<T>`](crate::Cx::monitor_value) asks for a copy of a `T: Clone`
 //! result, which arrives in [`Exit::value`]. The copy is made as the task returns, if some
 //! monitor had asked by then, and every monitor of that task shares it; the task's own output
 //! still goes to its `JoinHandle`.
 
-use crate::task::TaskId;
+use crate::task::extras::{self, HookToken};
+use crate::task::{AnyTaskRef, Cx, TaskId};
+use parking_lot::Mutex;
 use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
@@ -141,5 +152,138 @@ impl fmt::Display for Exit {
             ExitReason::Panicked(m) => write!(f, " panicked: {m}"),
             ExitReason::Terminated => write!(f, " was terminated"),
         }
+    }
+}
+
+/// A monitor set up by [`Cx::monitor`]; give it to [`Cx::demonitor`] to remove the monitor.
+/// Dropping it keeps the monitor.
+pub struct MonitorRef {
+    target: AnyTaskRef,
+    /// The exit hook, unless it ran at once (the target had ended already).
+    hook: Option<HookToken>,
+    notice: Arc<Mutex<Notice>>,
+}
+
+impl MonitorRef {
+    /// The monitored task.
+    pub fn target(&self) -> &AnyTaskRef {
+        &self.target
+    }
+}
+
+impl fmt::Debug for MonitorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MonitorRef").field("target", &self.target.id()).finish_non_exhaustive()
+    }
+}
+
+/// Where a monitor's notice stands; decided under its lock, so that `demonitor` and the target's
+/// end agree on whether the notice was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Notice {
+    Pending,
+    Sent,
+    Cancelled,
+}
+
+impl<M: Send + 'static> Cx<M> {
+    /// Makes an [`Exit`] arrive in this task's mailbox when `target` ends (pycos `monitor`,
+    /// Erlang `monitor/2`). If `target` has already ended, the notice is queued at once. The
+    /// returned [`MonitorRef`] removes the monitor again ([`demonitor`](Cx::demonitor)); it may
+    /// simply be dropped to keep the monitor.
+    ///
+    /// While it waits for the target's end, a monitor holds a [`TaskRef`](crate::TaskRef) to
+    /// this task (to send the notice with), so this task's `receive` does not return `None`.
+    pub fn monitor(&self, target: &AnyTaskRef) -> MonitorRef
+    where
+        M: From<Exit>,
+    {
+        let me = self.me();
+        let notice = Arc::new(Mutex::new(Notice::Pending));
+        let theirs = notice.clone();
+        let hook = extras::add_exit_hook(
+            target.raw,
+            Box::new(move |exit: &Exit| {
+                let mut notice = theirs.lock();
+                if *notice == Notice::Pending {
+                    // Fails only if this task has ended meanwhile: nobody is left to tell.
+                    let _ = me.send_control(M::from(exit.clone()));
+                    *notice = Notice::Sent;
+                }
+            }),
+        );
+        MonitorRef { target: target.clone(), hook, notice }
+    }
+
+    /// Removes a monitor (Erlang `demonitor/1`). True if it was removed in time: its [`Exit`]
+    /// never arrives. False if the target had ended first: its `Exit` is already in this task's
+    /// mailbox when `demonitor` returns (take it out with `receive_matching` if unwanted).
+    ///
+    /// ```
+    /// use rycos::{Cx, Exit};
+    /// use std::time::Duration;
+    ///
+    /// let rt = rycos::Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let (_, watcher) = rycos::spawn_task_joinable(|cx: Cx<Exit>| async move {
+    ///         let worker = rycos::spawn_task(|cx: Cx<()>| async move { cx.receive().await });
+    ///         let monitor = cx.monitor(&worker);
+    ///         assert!(cx.demonitor(monitor), "the worker still runs: removed in time");
+    ///         worker.send(()).unwrap(); // it ends now, and nobody hears of it
+    ///         cx.receive_timeout(Duration::from_millis(50)).await.is_err()
+    ///     });
+    ///     assert!(watcher.await.unwrap());
+    /// });
+    /// ```
+    pub fn demonitor(&self, monitor: MonitorRef) -> bool {
+        let MonitorRef { target, hook, notice } = monitor;
+        if let Some(hook) = hook {
+            // Not needed for the outcome (the notice state decides it), but the hook and the
+            // handle to this task it holds go now rather than when the target ends.
+            extras::remove_exit_hook(target.raw, hook);
+        }
+        let mut notice = notice.lock();
+        match *notice {
+            Notice::Sent => false,
+            Notice::Pending | Notice::Cancelled => {
+                *notice = Notice::Cancelled;
+                true
+            }
+        }
+    }
+
+    /// Like [`monitor`](Cx::monitor), and the [`Exit`] carries a copy of what `target`
+    /// returned, if it returns a `T` (pycos `MonitorStatus.value`): read it with
+    /// [`Exit::value`]. The copy is made as the task returns, if some monitor had asked by then,
+    /// and every monitor's `Exit` shares it (also those set up later); a task nobody asked
+    /// about before it returned has no copy. The task's own output still goes to its
+    /// `JoinHandle`.
+    ///
+    /// ```
+    /// use rycos::{Cx, Exit};
+    ///
+    /// let rt = rycos::Runtime::new().unwrap();
+    /// let answer = rt.block_on(async {
+    ///     let (_, watcher) = rycos::spawn_task_joinable(|cx: Cx<Exit>| async move {
+    ///         let worker = rycos::spawn_task(|cx: Cx<()>| async move {
+    ///             cx.receive().await; // until told to finish
+    ///             String::from("forty-two")
+    ///         });
+    ///         cx.monitor_value::<String>(&worker);
+    ///         worker.send(()).unwrap();
+    ///         let exit = cx.receive().await.unwrap();
+    ///         exit.value::<String>().cloned()
+    ///     });
+    ///     watcher.await.unwrap()
+    /// });
+    /// assert_eq!(answer.as_deref(), Some("forty-two"));
+    /// ```
+    pub fn monitor_value<T>(&self, target: &AnyTaskRef) -> MonitorRef
+    where
+        M: From<Exit>,
+        T: Clone + Send + Sync + 'static,
+    {
+        extras::capture_value::<T>(target.raw);
+        self.monitor(target)
     }
 }

@@ -30,7 +30,7 @@ fn watcher(
         let mut exits = Vec::new();
         while exits.len() < expected {
             match cx.receive_timeout(Duration::from_secs(10)).await.expect("an exit notice") {
-                Msg::Watch(t) => cx.monitor(&t),
+                Msg::Watch(t) => drop(cx.monitor(&t)),
                 Msg::Down(e) => exits.push(e),
             }
         }
@@ -287,4 +287,166 @@ fn every_monitor_of_a_task_shares_one_copy_made_as_it_returns() {
     let late = late.join_blocking().unwrap();
     assert_eq!(late[0].reason, ExitReason::Finished);
     assert_eq!(late[0].value, None);
+}
+
+/// A task that waits for `gate`, then ends.
+fn waits_for(rt: &rycos::Runtime, gate: &std::sync::Arc<rycos::sync::Event>) -> TaskRef<()> {
+    let gate = gate.clone();
+    rycos::task::Builder::new().on(rt.handle()).spawn_task(move |_cx: Cx<()>| async move {
+        gate.wait().await;
+    })
+}
+
+#[test]
+fn a_monitor_removed_before_the_end_never_delivers() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    let gate = std::sync::Arc::new(rycos::sync::Event::new());
+    let target = waits_for(&rt, &gate);
+    let (_, outcome) = rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable({
+        let (target, gate) = (target.as_any().clone(), gate.clone());
+        move |cx: Cx<Exit>| async move {
+            let removed = cx.monitor(&target);
+            // Registered after it: its hook runs after the removed one would have.
+            let _sentinel = cx.monitor(&target);
+            let in_time = cx.demonitor(removed);
+            gate.set();
+            let first = cx.receive_timeout(Duration::from_secs(10)).await.unwrap();
+            (in_time, first.task, cx.try_receive().is_err())
+        }
+    });
+    let (in_time, first, nothing_else) = outcome.join_blocking().unwrap();
+    assert!(in_time, "the target was still waiting");
+    assert_eq!(first, target.id(), "the sentinel's notice");
+    assert!(nothing_else, "the removed monitor's notice never came");
+}
+
+#[test]
+fn demonitor_racing_the_end_is_either_in_time_or_finds_the_notice_queued() {
+    let _w = watchdog(Duration::from_secs(60));
+    each_flavor(|rt| {
+        let (_, outcome) =
+            rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(|cx: Cx<Exit>| async move {
+                let (mut in_time, mut too_late) = (0, 0);
+                for _ in 0..1000 {
+                    let target = rycos::spawn_task(|cx: Cx<()>| async move { cx.receive().await });
+                    let raced = cx.monitor(&target);
+                    let _sentinel = cx.monitor(&target);
+                    target.send(()).unwrap(); // ends now, on any worker
+                    let removed = cx.demonitor(raced);
+                    let expected = if removed { 1 } else { 2 };
+                    let mut got = 0;
+                    // The sentinel's notice comes last: count up to it.
+                    loop {
+                        let exit = cx.receive_timeout(Duration::from_secs(10)).await.unwrap();
+                        assert_eq!(exit.task, target.id());
+                        got += 1;
+                        if got == expected {
+                            break;
+                        }
+                    }
+                    assert!(cx.try_receive().is_err(), "no notice beyond the expected {expected}");
+                    if removed { in_time += 1 } else { too_late += 1 }
+                }
+                (in_time, too_late)
+            });
+        let (in_time, too_late) = outcome.join_blocking().unwrap();
+        assert_eq!(in_time + too_late, 1000);
+    });
+}
+
+#[test]
+fn demonitor_after_the_notice_arrived_says_so() {
+    let _w = watchdog(Duration::from_secs(10));
+    let rt = rt(2);
+    let (_, outcome) =
+        rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(|cx: Cx<Exit>| async move {
+            let target = rycos::spawn_task(|_cx: Cx<()>| async {});
+            let monitor = cx.monitor(&target);
+            let exit = cx.receive_timeout(Duration::from_secs(10)).await.unwrap();
+            (exit.task == target.id(), cx.demonitor(monitor))
+        });
+    assert_eq!(outcome.join_blocking().unwrap(), (true, false));
+}
+
+#[test]
+fn ten_thousand_monitors_on_one_target_half_of_them_removed() {
+    let _w = watchdog(Duration::from_secs(60));
+    let rt = rt(2);
+    let gate = std::sync::Arc::new(rycos::sync::Event::new());
+    let target = waits_for(&rt, &gate);
+    let (_, outcome) = rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable({
+        let (target, gate) = (target.as_any().clone(), gate.clone());
+        move |cx: Cx<Exit>| async move {
+            let monitors: Vec<_> = (0..10_000).map(|_| cx.monitor(&target)).collect();
+            let removed = monitors.into_iter().step_by(2).map(|m| cx.demonitor(m)).filter(|&r| r).count();
+            gate.set();
+            let mut got = 0;
+            while got < 5_000 {
+                cx.receive_timeout(Duration::from_secs(10)).await.unwrap();
+                got += 1;
+            }
+            // A broken demonitor would deliver 5,000 more right behind these.
+            let extra = cx.receive_timeout(Duration::from_millis(200)).await.is_ok();
+            (removed, got, extra)
+        }
+    });
+    assert_eq!(outcome.join_blocking().unwrap(), (5_000, 5_000, false));
+}
+
+#[test]
+fn one_task_monitors_ten_thousand_targets_and_removes_half() {
+    let _w = watchdog(Duration::from_secs(60));
+    let rt = rt(2);
+    let gate = std::sync::Arc::new(rycos::sync::Event::new());
+    let targets: Vec<_> = (0..10_000).map(|_| waits_for(&rt, &gate)).collect();
+    let kept: std::collections::HashSet<_> = targets.iter().step_by(2).map(|t| t.id()).collect();
+    let (_, outcome) = rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable({
+        let targets: Vec<AnyTaskRef> = targets.iter().map(|t| t.as_any().clone()).collect();
+        move |cx: Cx<Exit>| async move {
+            let monitors: Vec<_> = targets.iter().map(|t| cx.monitor(t)).collect();
+            for (i, m) in monitors.into_iter().enumerate() {
+                if i % 2 == 1 {
+                    assert!(cx.demonitor(m));
+                }
+            }
+            gate.set();
+            let mut seen = Vec::new();
+            while seen.len() < 5_000 {
+                seen.push(cx.receive_timeout(Duration::from_secs(10)).await.unwrap().task);
+            }
+            let extra = cx.receive_timeout(Duration::from_millis(200)).await.is_ok();
+            (seen, extra)
+        }
+    });
+    let (seen, extra) = outcome.join_blocking().unwrap();
+    assert!(!extra);
+    let seen: std::collections::HashSet<_> = seen.into_iter().collect();
+    assert_eq!(seen, kept, "exactly the kept monitors, each once");
+}
+
+#[test]
+fn demonitor_lets_go_of_the_monitoring_task() {
+    // A monitor holds a handle to its task until the target ends; removing it releases that
+    // handle at once, so a task with no other handles sees `receive` return `None`.
+    let _w = watchdog(Duration::from_secs(10));
+    let rt = rt(2);
+    let gate = std::sync::Arc::new(rycos::sync::Event::new());
+    let target = waits_for(&rt, &gate);
+    let (watcher, outcome) = rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable({
+        let target = target.as_any().clone();
+        move |cx: Cx<Exit>| async move {
+            let monitor = cx.monitor(&target);
+            cx.suspend().await; // until the test has dropped its handle
+            cx.demonitor(monitor);
+            cx.receive_timeout(Duration::from_secs(5)).await
+        }
+    });
+    let watcher_any = watcher.as_any().clone();
+    drop(watcher);
+    while !watcher_any.resume(()) {
+        std::thread::yield_now();
+    }
+    assert_eq!(outcome.join_blocking().unwrap().unwrap_err(), rycos::RecvError::Closed);
+    gate.set();
 }

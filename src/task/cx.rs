@@ -1,13 +1,11 @@
 //! [`Cx<M>`]: what a task with a mailbox holds to receive, suspend, and monitor others.
 
 use super::TaskId;
-use super::extras;
 use super::hot_swap::{self, AtWait, SwapRequest};
 use super::raw::RawTask;
-use super::task_ref::{AnyTaskRef, TaskRef};
+use super::task_ref::TaskRef;
 use crate::error::{RecvError, TryRecvError};
 use crate::mailbox::Mailbox;
-use crate::monitor::Exit;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
@@ -119,58 +117,7 @@ impl<M: Send + 'static> Cx<M> {
         self.mailbox().len()
     }
 
-    /// Makes an [`Exit`] arrive in this task's mailbox when `target` ends (pycos `monitor`).
-    /// If `target` has already ended, the notice is queued at once.
-    pub fn monitor(&self, target: &AnyTaskRef)
-    where
-        M: From<Exit>,
-    {
-        let me = self.me();
-        extras::add_exit_hook(
-            target.raw,
-            Box::new(move |exit: &Exit| {
-                // Fails only if this task has ended meanwhile: nobody is left to tell.
-                let _ = me.send_control(M::from(exit.clone()));
-            }),
-        );
-    }
-
-    /// Like [`monitor`](Cx::monitor), and the [`Exit`] carries a copy of what `target`
-    /// returned, if it returns a `T` (pycos `MonitorStatus.value`): read it with
-    /// [`Exit::value`]. The copy is made as the task returns, if some monitor had asked by then,
-    /// and every monitor's `Exit` shares it (also those set up later); a task nobody asked
-    /// about before it returned has no copy. The task's own output still goes to its
-    /// `JoinHandle`.
-    ///
-    /// ```
-    /// use rycos::{Cx, Exit};
-    ///
-    /// let rt = rycos::Runtime::new().unwrap();
-    /// let answer = rt.block_on(async {
-    ///     let (_, watcher) = rycos::spawn_task_joinable(|cx: Cx<Exit>| async move {
-    ///         let worker = rycos::spawn_task(|cx: Cx<()>| async move {
-    ///             cx.receive().await; // until told to finish
-    ///             String::from("forty-two")
-    ///         });
-    ///         cx.monitor_value::<String>(&worker);
-    ///         worker.send(()).unwrap();
-    ///         let exit = cx.receive().await.unwrap();
-    ///         exit.value::<String>().cloned()
-    ///     });
-    ///     watcher.await.unwrap()
-    /// });
-    /// assert_eq!(answer.as_deref(), Some("forty-two"));
-    /// ```
-    pub fn monitor_value<T>(&self, target: &AnyTaskRef)
-    where
-        M: From<Exit>,
-        T: Clone + Send + Sync + 'static,
-    {
-        extras::capture_value::<T>(target.raw);
-        self.monitor(target);
-    }
-
-    /// Suspends this task until another calls [`AnyTaskRef::resume`] (pycos `suspend`); returns
+    /// Suspends this task until another calls [`AnyTaskRef::resume`](crate::AnyTaskRef::resume) (pycos `suspend`); returns
     /// the value passed to `resume`. The mailbox is not involved: messages that arrive meanwhile
     /// stay queued.
     pub fn suspend(&self) -> Suspend<'_, M> {
@@ -206,7 +153,7 @@ impl<M: Send + 'static> Cx<M> {
     }
 }
 
-/// Future of [`Cx::suspend`]: ready with the value of a [`resume`](AnyTaskRef::resume). Small
+/// Future of [`Cx::suspend`]: ready with the value of a [`resume`](crate::AnyTaskRef::resume). Small
 /// on purpose (a suspended task costs what one waiting in `receive` costs); dropping it while
 /// suspended ends the suspension.
 #[must_use = "futures do nothing unless awaited"]

@@ -13,6 +13,10 @@ use std::sync::{Arc, OnceLock};
 /// Called once with the task's exit notice.
 pub(crate) type ExitHook = Box<dyn FnOnce(&Exit) + Send>;
 
+/// Names an exit hook still waiting for its task to end, so that it can be removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HookToken(u64);
+
 /// Makes a shareable copy of a task's output, if it is of the type it was made for.
 type Capture = Box<dyn Fn(&dyn Any) -> Option<ExitValue> + Send>;
 
@@ -119,14 +123,15 @@ impl Extras {
     }
 }
 
-/// Arranges for `hook` to run once when `raw` ends — at once if it already has.
+/// Arranges for `hook` to run once when `raw` ends — at once if it already has (then `None`:
+/// there is nothing left to remove).
 ///
 /// Races with completion are settled like this: the completing thread sets `COMPLETE` and only
 /// then looks for extras; we install extras and the hook and only then read the state word with a
 /// read-modify-write (so the two accesses are ordered). If we see `COMPLETE`, the completing
 /// thread may or may not have seen our hook; whoever removes the hook from the list under the
 /// lock runs it, so it runs exactly once.
-pub(crate) fn add_exit_hook(raw: RawTask, hook: ExitHook) {
+pub(crate) fn add_exit_hook(raw: RawTask, hook: ExitHook) -> Option<HookToken> {
     let extras = raw.extras();
     let token = {
         let mut inner = extras.inner.lock();
@@ -135,7 +140,7 @@ pub(crate) fn add_exit_hook(raw: RawTask, hook: ExitHook) {
             drop(inner);
             let outcome = raw.state().outcome().expect("exited implies complete");
             hook(&extras.exit_notice(raw, outcome, message, value));
-            return;
+            return None;
         }
         let token = inner.next_hook;
         inner.next_hook += 1;
@@ -151,8 +156,23 @@ pub(crate) fn add_exit_hook(raw: RawTask, hook: ExitHook) {
         };
         if let Some((hook, message, value)) = taken {
             hook(&extras.exit_notice(raw, outcome, message, value));
+            return None;
         }
     }
+    Some(HookToken(token))
+}
+
+/// Removes an exit hook that has not run; false if it is gone already (it ran, or the
+/// completing thread has taken it to run it).
+pub(crate) fn remove_exit_hook(raw: RawTask, token: HookToken) -> bool {
+    let Some(extras) = raw.extras_if_any() else { return false };
+    let removed = {
+        let mut inner = extras.inner.lock();
+        let pos = inner.hooks.iter().position(|(t, _)| *t == token.0);
+        pos.map(|pos| inner.hooks.swap_remove(pos).1)
+    };
+    // Dropped outside the lock: a hook may hold a task handle whose drop wakes that task.
+    removed.is_some()
 }
 
 /// Asks for a copy of `raw`'s output, if it is a `T`, in its exit notices; too late (and
