@@ -43,6 +43,7 @@
 //! | `Pycos.cur_task()` | [`current`] |
 //! | `Pycos().join()` | [`join`], [`Runtime::join`] |
 //! | `Lock`, `RLock`, `Semaphore`, `Event`, `Condition` | [`sync`] |
+//! | `register` / `Task.locate` | [`TaskRef::register`] / [`locate`] |
 //! | `Channel` | [`channel::Channel`] |
 //! | `hot_swappable` / `hot_swap` | [`Cx::hot_swappable`] / [`TaskRef::hot_swap`] |
 //! | `AsyncThreadPool` | [`AsyncThreadPool`], [`blocking`], [`compute`] |
@@ -85,6 +86,7 @@ pub mod tls;
 pub use blocking::{AsyncThreadPool, blocking, compute, compute_in};
 pub use error::{DeliverError, RecvError, SendError, SpawnError, TryRecvError};
 pub use monitor::{Exit, ExitReason, ExitValue, MonitorRef};
+pub use registry::{LocateError, RegisterError, locate};
 pub use runtime::{Handle, Runtime};
 pub use task::{AnyTaskRef, Cx, JoinError, JoinHandle, Received, TaskId, TaskRef, current, yield_now};
 

@@ -16,6 +16,10 @@ fn the_default_runtime_serves_only_programs_that_never_built_their_own() {
     let name = rycos::spawn(async { worker_name() }).join_blocking().unwrap();
     assert!(name.starts_with("rycos-default"), "ran on {name:?}");
     assert_eq!(rycos::block_on(async { 1 + 1 }), 2);
+    // A timer polled by another executor, outside any runtime, uses the default one too.
+    let start = std::time::Instant::now();
+    futures::executor::block_on(rycos::time::sleep(Duration::from_millis(5)));
+    assert!(start.elapsed() >= Duration::from_millis(5));
 
     // The program builds its own runtime: from now on nothing lands on the default one.
     let rt = rt(2);
@@ -23,6 +27,10 @@ fn the_default_runtime_serves_only_programs_that_never_built_their_own() {
     let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(message.contains("built its own rycos::Runtime") && message.contains("rt.enter()"), "{message}");
     assert!(std::panic::catch_unwind(|| rycos::block_on(async {})).is_err(), "block_on too");
+    let sleep = std::panic::catch_unwind(|| {
+        futures::executor::block_on(rycos::time::sleep(Duration::from_millis(1)))
+    });
+    assert!(sleep.is_err(), "a timer outside must refuse");
     let err = rycos::net::TcpListener::bind("127.0.0.1:0").expect_err("a socket outside must refuse");
     assert!(err.to_string().contains("built its own rycos::Runtime"), "{err}");
 

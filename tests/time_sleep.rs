@@ -106,11 +106,3 @@ fn a_sleep_in_a_busy_runtime_still_fires() {
     }
     assert!(late >= Duration::from_millis(10));
 }
-
-#[test]
-fn a_sleep_polled_outside_any_runtime_uses_the_default_one() {
-    let _w = watchdog(Duration::from_secs(30));
-    let start = Instant::now();
-    futures::executor::block_on(sleep(Duration::from_millis(5)));
-    assert!(start.elapsed() >= Duration::from_millis(5));
-}

@@ -330,7 +330,7 @@ impl<M: Clone + Send + Sync + 'static> ChannelBuilder<M> {
     /// Creates the channel; fails if a live channel of the runtime has the name.
     pub fn build(self) -> Result<Channel<M>, ChannelError> {
         let handle = self.handle.unwrap_or_else(Handle::current_or_default);
-        let registry = handle.shared.registry.clone();
+        let registry = handle.registry();
         let inner = Arc::new(Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             name: self.name.clone(),
@@ -347,7 +347,7 @@ impl<M: Clone + Send + Sync + 'static> ChannelBuilder<M> {
             }),
         });
         let weak: std::sync::Weak<dyn std::any::Any + Send + Sync> = Arc::downgrade(&inner) as _;
-        if !registry.register_channel(&self.name, weak) {
+        if !registry.register_channel(&self.name, weak, std::any::type_name::<M>()) {
             return Err(ChannelError::NameTaken(self.name.to_string()));
         }
         Ok(Channel { inner })
@@ -378,8 +378,7 @@ impl<M: Clone + Send + Sync + 'static> Channel<M> {
 
     /// Finds the live channel named `name` in the runtime of `handle`.
     pub fn locate_in(handle: &Handle, name: &str) -> Result<Channel<M>, ChannelError> {
-        let found =
-            handle.shared.registry.channel(name).ok_or_else(|| ChannelError::NotFound(name.into()))?;
+        let found = handle.registry().channel(name).ok_or_else(|| ChannelError::NotFound(name.into()))?;
         let inner = found.downcast::<Inner<M>>().map_err(|_| ChannelError::WrongType(name.into()))?;
         if inner.state.lock().closed {
             return Err(ChannelError::NotFound(name.into()));

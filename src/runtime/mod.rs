@@ -33,6 +33,7 @@ mod idle;
 mod owned;
 mod park;
 mod queue;
+mod services;
 mod shared;
 mod worker;
 

@@ -75,8 +75,8 @@ pub(crate) struct Shared {
     pub(super) config: Config,
     /// Threads for `rycos::blocking`, started on first use.
     pub(crate) blocking: std::sync::OnceLock<rycos_pool::ThreadPool>,
-    /// Channel names (and, later, task names) of this runtime.
-    pub(crate) registry: std::sync::Arc<crate::registry::Registry>,
+    /// What the layers above keep per runtime (the name registry, later a node).
+    pub(crate) services: super::services::Services,
     live: Live,
     /// Tasks spawned and ended off the workers (see `Activity::spawned`); padded away from the
     /// fields every spawn reads.
@@ -118,7 +118,7 @@ impl Shared {
             #[cfg(not(loom))]
             reactor,
             config,
-            registry: Default::default(),
+            services: Default::default(),
             blocking: std::sync::OnceLock::new(),
             live: Live { count: AtomicUsize::new(0), lock: Mutex::new(()), zero: Condvar::new() },
             outside: CachePadded::default(),

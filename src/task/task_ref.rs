@@ -166,6 +166,10 @@ impl<M: Send + 'static> TaskRef<M> {
         Ok(())
     }
 
+    pub(crate) fn raw(&self) -> RawTask {
+        self.any.raw
+    }
+
     /// Adds a channel subscription to the mailbox; fails if the task has ended.
     pub(crate) fn attach_source(&self, source: Box<dyn crate::mailbox::Source<M>>) -> Result<(), ()> {
         let wake = self.mailbox().attach_source(source).map_err(drop)?;
