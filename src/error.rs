@@ -8,15 +8,18 @@ use std::fmt;
 pub enum SendError<M> {
     /// The task has finished (or was never started because the runtime had shut down).
     Closed(M),
-    /// The task's mailbox is bounded and full.
+    /// The task's mailbox is bounded and full (for a task on another node: the link's
+    /// outbound buffer is full).
     Full(M),
+    /// The task is on another node that is down or unreachable (the distribution layer).
+    PeerDown(M),
 }
 
 impl<M> SendError<M> {
     /// The message that was not sent.
     pub fn into_inner(self) -> M {
         match self {
-            SendError::Closed(m) | SendError::Full(m) => m,
+            SendError::Closed(m) | SendError::Full(m) | SendError::PeerDown(m) => m,
         }
     }
 
@@ -36,6 +39,7 @@ impl<M> fmt::Debug for SendError<M> {
         match self {
             SendError::Closed(_) => f.write_str("SendError::Closed(..)"),
             SendError::Full(_) => f.write_str("SendError::Full(..)"),
+            SendError::PeerDown(_) => f.write_str("SendError::PeerDown(..)"),
         }
     }
 }
@@ -45,6 +49,7 @@ impl<M> fmt::Display for SendError<M> {
         match self {
             SendError::Closed(_) => f.write_str("the receiving task has finished"),
             SendError::Full(_) => f.write_str("the receiving task's mailbox is full"),
+            SendError::PeerDown(_) => f.write_str("the receiving task's node is down or unreachable"),
         }
     }
 }
@@ -56,15 +61,18 @@ impl<M> std::error::Error for SendError<M> {}
 pub enum DeliverError<M> {
     /// The task has finished.
     Closed(M),
-    /// The message could not be queued before the timeout (the mailbox stayed full).
+    /// The message could not be queued before the timeout (the mailbox stayed full, or no
+    /// acknowledgement came from another node).
     Timeout(M),
+    /// The task is on another node that is down or unreachable (the distribution layer).
+    PeerDown(M),
 }
 
 impl<M> DeliverError<M> {
     /// The message that was not delivered.
     pub fn into_inner(self) -> M {
         match self {
-            DeliverError::Closed(m) | DeliverError::Timeout(m) => m,
+            DeliverError::Closed(m) | DeliverError::Timeout(m) | DeliverError::PeerDown(m) => m,
         }
     }
 
@@ -84,6 +92,7 @@ impl<M> fmt::Debug for DeliverError<M> {
         match self {
             DeliverError::Closed(_) => f.write_str("DeliverError::Closed(..)"),
             DeliverError::Timeout(_) => f.write_str("DeliverError::Timeout(..)"),
+            DeliverError::PeerDown(_) => f.write_str("DeliverError::PeerDown(..)"),
         }
     }
 }
@@ -93,6 +102,7 @@ impl<M> fmt::Display for DeliverError<M> {
         match self {
             DeliverError::Closed(_) => f.write_str("the receiving task has finished"),
             DeliverError::Timeout(_) => f.write_str("the message could not be delivered before the timeout"),
+            DeliverError::PeerDown(_) => f.write_str("the receiving task's node is down or unreachable"),
         }
     }
 }

@@ -88,7 +88,9 @@ pub use error::{DeliverError, RecvError, SendError, SpawnError, TryRecvError};
 pub use monitor::{Exit, ExitReason, ExitValue, MonitorRef};
 pub use registry::{LocateError, RegisterError, locate};
 pub use runtime::{Handle, Runtime};
-pub use task::{AnyTaskRef, Cx, JoinError, JoinHandle, Received, TaskId, TaskRef, current, yield_now};
+pub use task::{
+    AnyTaskRef, Cx, JoinError, JoinHandle, NodeId, Received, TaskAddr, TaskId, TaskRef, current, yield_now,
+};
 
 /// The blocking thread pool crate ([`rycos_pool`]): `ThreadPool`, `Completion`, `JobError`.
 pub use rycos_pool as pool;

@@ -48,8 +48,8 @@
 //! monitor had asked by then, and every monitor of that task shares it; the task's own output
 //! still goes to its `JoinHandle`.
 
-use crate::task::extras::{self, HookToken};
-use crate::task::{AnyTaskRef, Cx, TaskId};
+use crate::task::extras::HookToken;
+use crate::task::{AnyTaskRef, Cx, NodeId, TaskId};
 use parking_lot::Mutex;
 use std::any::Any;
 use std::fmt;
@@ -61,6 +61,8 @@ use std::sync::Arc;
 pub struct Exit {
     /// The task that ended.
     pub task: TaskId,
+    /// The node it ran on ([`NodeId::local`] for a task of this process).
+    pub node: NodeId,
     /// Its name, if it was spawned with one.
     pub name: Option<Arc<str>>,
     /// How it ended.
@@ -71,6 +73,11 @@ pub struct Exit {
 }
 
 impl Exit {
+    /// The ended task's address (its node and id).
+    pub fn addr(&self) -> crate::TaskAddr {
+        crate::TaskAddr { node: self.node, task: self.task }
+    }
+
     /// The value the task returned, if it is here and of type `T`.
     pub fn value<T: Any>(&self) -> Option<&T> {
         self.value.as_ref()?.downcast_ref()
@@ -117,6 +124,9 @@ pub enum ExitReason {
     Panicked(String),
     /// It was terminated (`terminate`, `JoinHandle::abort`, or runtime shutdown).
     Terminated,
+    /// Its node went down, or the connection to it was lost for good: whether the task still
+    /// runs is unknown (the distribution layer reports this; never for a local task).
+    NoConnection,
 }
 
 impl ExitReason {
@@ -129,7 +139,7 @@ impl ExitReason {
 impl fmt::Debug for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Exit");
-        d.field("task", &self.task);
+        d.field("task", &self.task).field("node", &self.node);
         if let Some(name) = &self.name {
             d.field("name", name);
         }
@@ -151,6 +161,7 @@ impl fmt::Display for Exit {
             ExitReason::Finished => write!(f, " finished"),
             ExitReason::Panicked(m) => write!(f, " panicked: {m}"),
             ExitReason::Terminated => write!(f, " was terminated"),
+            ExitReason::NoConnection => write!(f, " is out of reach: its node is down or unreachable"),
         }
     }
 }
@@ -201,17 +212,14 @@ impl<M: Send + 'static> Cx<M> {
         let me = self.me();
         let notice = Arc::new(Mutex::new(Notice::Pending));
         let theirs = notice.clone();
-        let hook = extras::add_exit_hook(
-            target.raw,
-            Box::new(move |exit: &Exit| {
-                let mut notice = theirs.lock();
-                if *notice == Notice::Pending {
-                    // Fails only if this task has ended meanwhile: nobody is left to tell.
-                    let _ = me.send_control(M::from(exit.clone()));
-                    *notice = Notice::Sent;
-                }
-            }),
-        );
+        let hook = target.add_exit_hook(Box::new(move |exit: &Exit| {
+            let mut notice = theirs.lock();
+            if *notice == Notice::Pending {
+                // Fails only if this task has ended meanwhile: nobody is left to tell.
+                let _ = me.send_control(M::from(exit.clone()));
+                *notice = Notice::Sent;
+            }
+        }));
         MonitorRef { target: target.clone(), hook, notice }
     }
 
@@ -240,7 +248,7 @@ impl<M: Send + 'static> Cx<M> {
         if let Some(hook) = hook {
             // Not needed for the outcome (the notice state decides it), but the hook and the
             // handle to this task it holds go now rather than when the target ends.
-            extras::remove_exit_hook(target.raw, hook);
+            target.remove_exit_hook(hook);
         }
         let mut notice = notice.lock();
         match *notice {
@@ -283,7 +291,7 @@ impl<M: Send + 'static> Cx<M> {
         M: From<Exit>,
         T: Clone + Send + Sync + 'static,
     {
-        extras::capture_value::<T>(target.raw);
+        target.capture_value::<T>();
         self.monitor(target)
     }
 }

@@ -12,7 +12,7 @@
 //! so every entry also keeps a type *name*, the seam a stable type name will use.
 
 use crate::runtime::Handle;
-use crate::task::extras::{self, HookToken};
+use crate::task::extras::HookToken;
 use crate::task::{AnyTaskRef, TaskId, TaskRef};
 use parking_lot::Mutex;
 use std::any::Any;
@@ -175,14 +175,11 @@ impl Registry {
         // hook at once, which unbinds the name again.
         let registry = Arc::downgrade(self);
         let (id, hook_name) = (task.id(), name.clone());
-        let hook = extras::add_exit_hook(
-            task.raw(),
-            Box::new(move |_| {
-                if let Some(registry) = registry.upgrade() {
-                    drop(registry.unbind_task(&hook_name, id));
-                }
-            }),
-        );
+        let hook = task.as_any().add_exit_hook(Box::new(move |_| {
+            if let Some(registry) = registry.upgrade() {
+                drop(registry.unbind_task(&hook_name, id));
+            }
+        }));
         if let Some(hook) = hook {
             let mut names = self.names.lock();
             if let Some(Named { bound: Bound::Task { task, on_exit, .. }, .. }) =
@@ -209,7 +206,7 @@ impl Registry {
     pub(crate) fn unregister_task(&self, name: &str, task: &AnyTaskRef) -> bool {
         let Some(named) = self.unbind_task(name, task.id()) else { return false };
         if let Bound::Task { task, on_exit: Some(hook), .. } = &named.bound {
-            extras::remove_exit_hook(task.raw, *hook);
+            task.remove_exit_hook(*hook);
         }
         true
     }

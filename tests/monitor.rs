@@ -450,3 +450,22 @@ fn demonitor_lets_go_of_the_monitoring_task() {
     assert_eq!(outcome.join_blocking().unwrap().unwrap_err(), rycos::RecvError::Closed);
     gate.set();
 }
+
+#[test]
+fn an_exit_names_the_task_by_its_address_on_this_node() {
+    let _w = watchdog(Duration::from_secs(10));
+    let rt = rt(2);
+    let (_, outcome) =
+        rycos::task::Builder::new().on(rt.handle()).spawn_task_joinable(|cx: Cx<Exit>| async move {
+            let target = rycos::spawn_task(|_cx: Cx<()>| async {});
+            let _monitor = cx.monitor(&target);
+            let exit = cx.receive_timeout(Duration::from_secs(10)).await.unwrap();
+            (exit.addr(), target.addr(), target.is_local())
+        });
+    let (exit_addr, target_addr, local) = outcome.join_blocking().unwrap();
+    assert_eq!(exit_addr, target_addr);
+    assert_eq!(exit_addr.node, rycos::NodeId::local());
+    assert_eq!(rycos::NodeId::local(), rycos::NodeId::local(), "one incarnation per process");
+    assert!(local);
+    assert_eq!(rycos::NodeId::from_u64(exit_addr.node.as_u64()), Some(exit_addr.node));
+}

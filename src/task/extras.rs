@@ -102,7 +102,7 @@ impl Extras {
                 ExitReason::Panicked(panic_message.unwrap_or_else(|| "<non-string panic payload>".into()))
             }
         };
-        Exit { task: raw.id(), name: self.name.get().cloned(), reason, value }
+        Exit { task: raw.id(), node: super::NodeId::local(), name: self.name.get().cloned(), reason, value }
     }
 
     /// Runs every registered hook; called once by the completing thread after `COMPLETE`.

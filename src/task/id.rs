@@ -5,10 +5,10 @@ use std::fmt;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A task's identifier, unique among all tasks of this process for its whole life.
+/// A task's identifier, unique among all tasks of its node (this process) for its whole life.
 ///
-/// Ids are never reused. (A node id will make them unique across machines once tasks can be
-/// addressed remotely.)
+/// Ids are never reused. With the node's [`NodeId`](super::NodeId) it makes a
+/// [`TaskAddr`](super::TaskAddr), unique everywhere.
 ///
 /// ```
 /// let rt = rycos::Runtime::new().unwrap();

@@ -60,7 +60,7 @@ impl<T> JoinHandle<T> {
     /// destructors run, and the handle then yields a [`JoinError`] that
     /// [`is_cancelled`](JoinError::is_cancelled). A task that already finished is unaffected.
     pub fn abort(&self) {
-        self.raw.remote_abort();
+        self.raw.request_cancel();
     }
 
     /// Blocks the current thread until the task finishes (pycos `value()`).

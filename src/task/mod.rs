@@ -4,6 +4,7 @@
 //! This module knows nothing of workers or queues: a task reaches its runtime only through the
 //! `Schedule` trait, so the raw task can be tested (and loom-checked) with a toy scheduler.
 
+mod address;
 mod builder;
 mod current;
 mod cx;
@@ -20,6 +21,7 @@ mod yield_now;
 #[cfg(all(test, loom))]
 mod loom_task;
 
+pub use address::{NodeId, TaskAddr};
 pub use builder::Builder;
 pub use cx::{Cx, Filter, NoFilter, Receive, ReceiveOrSwap, Received, Resumed, Suspend};
 pub use hot_swap::{HotSwap, HotSwapError, SwapRequest};

@@ -243,7 +243,7 @@ impl RawTask {
     }
 
     /// Requests cancellation: the task is dropped at its next await (or right away if idle).
-    pub(crate) fn remote_abort(self) {
+    pub(crate) fn request_cancel(self) {
         if self.header().state.transition_to_notified_and_cancel() {
             self.schedule();
         }

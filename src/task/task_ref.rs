@@ -1,9 +1,10 @@
 //! Handles to tasks: [`TaskRef<M>`] sends to a task's mailbox; [`AnyTaskRef`] is the untyped
 //! part (id, name, liveness, terminate, resume, monitor target) that every task has.
 
-use super::TaskId;
+use super::extras::{self, HookToken};
 use super::hot_swap::{self, HotSwap, HotSwapError, SwapCode};
 use super::raw::RawTask;
+use super::{NodeId, TaskAddr, TaskId};
 use crate::error::{DeliverError, SendError};
 use crate::mailbox::Mailbox;
 use std::any::Any;
@@ -21,34 +22,64 @@ use std::time::Duration;
 ///
 /// Every [`TaskRef<M>`] dereferences to one.
 pub struct AnyTaskRef {
-    pub(crate) raw: RawTask,
+    repr: Repr,
+}
+
+/// Where the task behind a handle is. Only local tasks exist so far; the distribution layer adds
+/// a remote arm, and every method of the handles matches on this, so each gets its remote meaning
+/// where it is written.
+enum Repr {
+    /// A task of this process: a counted pointer to its allocation.
+    Local(RawTask),
 }
 
 impl AnyTaskRef {
     /// # Safety
     /// The caller hands over one reference of `raw`.
     pub(crate) unsafe fn from_raw(raw: RawTask) -> AnyTaskRef {
-        AnyTaskRef { raw }
+        AnyTaskRef { repr: Repr::Local(raw) }
     }
 
-    /// The task's id.
+    /// The task's id (unique on its node).
     pub fn id(&self) -> TaskId {
-        self.raw.id()
+        match &self.repr {
+            Repr::Local(raw) => raw.id(),
+        }
+    }
+
+    /// The task's address: its node and its id there.
+    pub fn addr(&self) -> TaskAddr {
+        match &self.repr {
+            Repr::Local(raw) => TaskAddr { node: NodeId::local(), task: raw.id() },
+        }
+    }
+
+    /// True if the task runs in this process.
+    pub fn is_local(&self) -> bool {
+        match &self.repr {
+            Repr::Local(_) => true,
+        }
     }
 
     /// The task's name, if it was spawned with one.
     pub fn name(&self) -> Option<&str> {
-        self.raw.extras_if_any().and_then(|e| e.name()).map(|n| &**n)
+        match &self.repr {
+            Repr::Local(raw) => raw.extras_if_any().and_then(|e| e.name()).map(|n| &**n),
+        }
     }
 
     /// True until the task has ended (returned, panicked or been terminated).
     pub fn is_alive(&self) -> bool {
-        !self.raw.state().is_complete()
+        match &self.repr {
+            Repr::Local(raw) => !raw.state().is_complete(),
+        }
     }
 
     /// True if `Runtime::join` does not wait for this task.
     pub fn is_daemon(&self) -> bool {
-        self.raw.state().is_daemon()
+        match &self.repr {
+            Repr::Local(raw) => raw.state().is_daemon(),
+        }
     }
 
     /// Terminates the task (pycos `terminate`): it is dropped at its next `.await` — at once if
@@ -59,40 +90,74 @@ impl AnyTaskRef {
     /// [`ExitReason::Terminated`]: crate::ExitReason::Terminated
     pub fn terminate(&self) -> bool {
         let alive = self.is_alive();
-        self.raw.remote_abort();
+        match &self.repr {
+            Repr::Local(raw) => raw.request_cancel(),
+        }
         alive
     }
 
     /// Makes `Runtime::join` ignore (`true`) or wait for (`false`) this task (pycos
     /// `set_daemon`). No effect once the task has ended.
     pub fn set_daemon(&self, daemon: bool) {
-        self.raw.set_daemon(daemon);
+        match &self.repr {
+            Repr::Local(raw) => raw.set_daemon(daemon),
+        }
     }
 
     /// Wakes the task from [`Cx::suspend`](crate::Cx::suspend) with `value` (pycos `resume`).
     /// This is a wake-up channel separate from the mailbox. Returns false, dropping `value`, if
     /// the task is not suspended (or already has a resume value it has not picked up).
     pub fn resume<V: Any + Send>(&self, value: V) -> bool {
-        self.raw.resume(Box::new(value))
+        match &self.repr {
+            Repr::Local(raw) => raw.resume(Box::new(value)),
+        }
+    }
+
+    /// Runs `hook` once when the task ends (at once, returning `None`, if it has); see
+    /// `extras::add_exit_hook`.
+    pub(crate) fn add_exit_hook(&self, hook: extras::ExitHook) -> Option<HookToken> {
+        match &self.repr {
+            Repr::Local(raw) => extras::add_exit_hook(*raw, hook),
+        }
+    }
+
+    /// Removes an exit hook that has not run yet; false if it ran or is running.
+    pub(crate) fn remove_exit_hook(&self, hook: HookToken) -> bool {
+        match &self.repr {
+            Repr::Local(raw) => extras::remove_exit_hook(*raw, hook),
+        }
+    }
+
+    /// Asks for a copy of the task's output, if it is a `T`, in its exit notices.
+    pub(crate) fn capture_value<T: Clone + Send + Sync + 'static>(&self) {
+        match &self.repr {
+            Repr::Local(raw) => extras::capture_value::<T>(*raw),
+        }
     }
 }
 
 impl Clone for AnyTaskRef {
     fn clone(&self) -> Self {
-        self.raw.ref_inc();
-        AnyTaskRef { raw: self.raw }
+        match &self.repr {
+            Repr::Local(raw) => {
+                raw.ref_inc();
+                AnyTaskRef { repr: Repr::Local(*raw) }
+            }
+        }
     }
 }
 
 impl Drop for AnyTaskRef {
     fn drop(&mut self) {
-        self.raw.drop_reference();
+        match &self.repr {
+            Repr::Local(raw) => raw.drop_reference(),
+        }
     }
 }
 
 impl PartialEq for AnyTaskRef {
     fn eq(&self, other: &Self) -> bool {
-        self.raw == other.raw
+        self.addr() == other.addr()
     }
 }
 
@@ -100,7 +165,7 @@ impl Eq for AnyTaskRef {}
 
 impl Hash for AnyTaskRef {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.id().hash(state);
+        self.addr().hash(state);
     }
 }
 
@@ -116,7 +181,8 @@ impl fmt::Debug for AnyTaskRef {
 }
 
 /// A handle to a task with a mailbox of `M` messages (pycos `Task`): send it messages,
-/// terminate it, monitor it. `Clone + Send + Sync`, one pointer wide.
+/// terminate it, monitor it. `Clone + Send + Sync`, one pointer wide for a local task (two words at
+/// most, by design, once it may point at a task on another node).
 ///
 /// While at least one `TaskRef` exists, the task's `receive` waits for messages; once the last
 /// one is dropped and the mailbox is empty, `receive` returns `None`.
@@ -149,12 +215,22 @@ impl<M: Send + 'static> TaskRef<M> {
     /// `raw` must have been created with a `Mailbox<M>` whose handle count includes this one,
     /// and the caller hands over one task reference.
     pub(crate) unsafe fn from_raw(raw: RawTask) -> TaskRef<M> {
-        TaskRef { any: AnyTaskRef { raw }, _message: PhantomData }
+        TaskRef { any: AnyTaskRef { repr: Repr::Local(raw) }, _message: PhantomData }
+    }
+
+    /// The task's allocation. Local tasks only: when the remote arm comes, this and `mailbox`
+    /// become the local branch of each method that uses them.
+    fn raw(&self) -> RawTask {
+        match &self.any.repr {
+            Repr::Local(raw) => *raw,
+        }
     }
 
     pub(crate) fn mailbox(&self) -> &Mailbox<M> {
-        // SAFETY: `from_raw` guarantees the mailbox type.
-        unsafe { self.any.raw.mailbox::<Mailbox<M>>() }
+        match &self.any.repr {
+            // SAFETY: `from_raw` guarantees the mailbox type.
+            Repr::Local(raw) => unsafe { raw.mailbox::<Mailbox<M>>() },
+        }
     }
 
     /// Queues `message` in the task's mailbox (pycos `send`). Never blocks and never drops:
@@ -162,24 +238,20 @@ impl<M: Send + 'static> TaskRef<M> {
     /// error.
     pub fn send(&self, message: M) -> Result<(), SendError<M>> {
         let wake = self.mailbox().push(message, false)?;
-        wake.wake(self.any.raw);
+        wake.wake(self.raw());
         Ok(())
-    }
-
-    pub(crate) fn raw(&self) -> RawTask {
-        self.any.raw
     }
 
     /// Adds a channel subscription to the mailbox; fails if the task has ended.
     pub(crate) fn attach_source(&self, source: Box<dyn crate::mailbox::Source<M>>) -> Result<(), ()> {
         let wake = self.mailbox().attach_source(source).map_err(drop)?;
-        wake.wake(self.any.raw);
+        wake.wake(self.raw());
         Ok(())
     }
 
     /// Wakes the task if it waits in a receive (a channel it subscribes to has news).
     pub(crate) fn wake_receiver(&self) {
-        self.mailbox().wake_receiver().wake(self.any.raw);
+        self.mailbox().wake_receiver().wake(self.raw());
     }
 
     /// The mailbox's capacity, if it is bounded.
@@ -196,7 +268,7 @@ impl<M: Send + 'static> TaskRef<M> {
         ticket: &mut Option<u64>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), SendError<M>>> {
-        self.mailbox().poll_deliver(slot, ticket, cx).map_ok(|wake| wake.wake(self.any.raw))
+        self.mailbox().poll_deliver(slot, ticket, cx).map_ok(|wake| wake.wake(self.raw()))
     }
 
     /// Withdraws a delivery waiting for room.
@@ -207,7 +279,7 @@ impl<M: Send + 'static> TaskRef<M> {
     /// Sends a control message (an exit notice): accepted even by a full bounded mailbox.
     pub(crate) fn send_control(&self, message: M) -> Result<(), SendError<M>> {
         let wake = self.mailbox().push(message, true)?;
-        wake.wake(self.any.raw);
+        wake.wake(self.raw());
         Ok(())
     }
 
@@ -255,7 +327,7 @@ impl<M: Send + 'static> TaskRef<M> {
         Fut::Output: Send + 'static,
     {
         let code: SwapCode<M, Fut::Output> = Box::new(move |cx| Box::pin(code(cx)));
-        hot_swap::request(self.raw, Box::new(code))
+        hot_swap::request(self.raw(), Box::new(code))
     }
 
     /// Like [`hot_swap`](TaskRef::hot_swap), withdrawing the request if the task has not taken
@@ -338,16 +410,20 @@ impl<M> AsRef<AnyTaskRef> for TaskRef<M> {
 
 impl<M: Send + 'static> Clone for TaskRef<M> {
     fn clone(&self) -> Self {
-        self.mailbox().add_handle(self.any.raw);
+        self.mailbox().add_handle(self.raw());
         TaskRef { any: self.any.clone(), _message: PhantomData }
     }
 }
 
 impl<M> Drop for TaskRef<M> {
     fn drop(&mut self) {
-        // SAFETY: a TaskRef<M> only exists for tasks created with a Mailbox<M> (`from_raw`).
-        let mailbox = unsafe { self.any.raw.mailbox::<Mailbox<M>>() };
-        mailbox.drop_handle(self.any.raw).wake(self.any.raw);
+        match &self.any.repr {
+            Repr::Local(raw) => {
+                // SAFETY: a TaskRef<M> only exists for tasks created with a Mailbox<M> (`from_raw`).
+                let mailbox = unsafe { raw.mailbox::<Mailbox<M>>() };
+                mailbox.drop_handle(*raw).wake(*raw);
+            }
+        }
         // `any` then releases the task reference.
     }
 }
