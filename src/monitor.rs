@@ -48,7 +48,9 @@
 //! monitor had asked by then, and every monitor of that task shares it; the task's own output
 //! still goes to its `JoinHandle`.
 
-use crate::task::extras::HookToken;
+pub use crate::task::extras::ExitValue;
+use crate::task::extras::{Ended, HookToken};
+use crate::task::state::Outcome;
 use crate::task::{AnyTaskRef, Cx, NodeId, TaskId};
 use parking_lot::Mutex;
 use std::any::Any;
@@ -73,6 +75,24 @@ pub struct Exit {
 }
 
 impl Exit {
+    /// The notice for a local task's end.
+    fn of(ended: &Ended) -> Exit {
+        let reason = match ended.outcome {
+            Outcome::Finished => ExitReason::Finished,
+            Outcome::Terminated => ExitReason::Terminated,
+            Outcome::Panicked => ExitReason::Panicked(
+                ended.panic_message.clone().unwrap_or_else(|| "<non-string panic payload>".into()),
+            ),
+        };
+        Exit {
+            task: ended.task,
+            node: NodeId::local(),
+            name: ended.name.clone(),
+            reason,
+            value: ended.value.clone(),
+        }
+    }
+
     /// The ended task's address (its node and id).
     pub fn addr(&self) -> crate::TaskAddr {
         crate::TaskAddr { node: self.node, task: self.task }
@@ -81,36 +101,6 @@ impl Exit {
     /// The value the task returned, if it is here and of type `T`.
     pub fn value<T: Any>(&self) -> Option<&T> {
         self.value.as_ref()?.downcast_ref()
-    }
-}
-
-/// A copy of the value a monitored task returned, shared by every monitor's [`Exit`].
-#[derive(Clone)]
-pub struct ExitValue(Arc<dyn Any + Send + Sync>);
-
-impl ExitValue {
-    pub(crate) fn new<T: Any + Send + Sync>(value: T) -> ExitValue {
-        ExitValue(Arc::new(value))
-    }
-
-    /// The value, if it is a `T`.
-    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
-        self.0.downcast_ref()
-    }
-}
-
-impl PartialEq for ExitValue {
-    /// The same copy (every monitor of one task shares it).
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for ExitValue {}
-
-impl fmt::Debug for ExitValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ExitValue(..)")
     }
 }
 
@@ -212,11 +202,11 @@ impl<M: Send + 'static> Cx<M> {
         let me = self.me();
         let notice = Arc::new(Mutex::new(Notice::Pending));
         let theirs = notice.clone();
-        let hook = target.add_exit_hook(Box::new(move |exit: &Exit| {
+        let hook = target.add_exit_hook(Box::new(move |ended: &Ended| {
             let mut notice = theirs.lock();
             if *notice == Notice::Pending {
                 // Fails only if this task has ended meanwhile: nobody is left to tell.
-                let _ = me.send_control(M::from(exit.clone()));
+                let _ = me.send_control(M::from(Exit::of(ended)));
                 *notice = Notice::Sent;
             }
         }));

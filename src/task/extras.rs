@@ -1,47 +1,110 @@
-//! Per-task data most tasks never need — a name, exit hooks for monitors, hot swap requests —
-//! kept out of the header and allocated the first time something asks for it.
+//! Per-task data most tasks never need — a name, exit hooks, a copy of the output for those
+//! who asked, the hot-swap state of the layer above — kept out of the header and allocated the
+//! first time something asks for it.
+//!
+//! Exit hooks are the one mechanism behind everything that must happen when a task ends:
+//! monitors (`monitor.rs`), names (`registry.rs`), failing a pending hot swap. A hook gets an
+//! [`Ended`] record and runs once, on the thread that completes the task, after `COMPLETE`.
 
+use super::TaskId;
 use super::raw::RawTask;
 use super::state::{Outcome, Snapshot};
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::AtomicBool;
-use crate::monitor::{Exit, ExitReason, ExitValue};
 use std::any::Any;
+use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, OnceLock};
 
-/// Called once with the task's exit notice.
-pub(crate) type ExitHook = Box<dyn FnOnce(&Exit) + Send>;
+/// What an exit hook learns of the task that ended.
+pub(crate) struct Ended {
+    pub(crate) task: TaskId,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) outcome: Outcome,
+    /// The panic message, if it panicked with a text payload.
+    pub(crate) panic_message: Option<String>,
+    /// The copy of its output, if one was asked for in time (`capture_value`).
+    pub(crate) value: Option<ExitValue>,
+}
+
+/// Called once with the task's end.
+pub(crate) type ExitHook = Box<dyn FnOnce(&Ended) + Send>;
 
 /// Names an exit hook still waiting for its task to end, so that it can be removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HookToken(u64);
+
+/// A copy of the value a task returned, shared by everyone who asked for it (a monitor's
+/// [`Exit`](crate::Exit)).
+#[derive(Clone)]
+pub struct ExitValue(Arc<dyn Any + Send + Sync>);
+
+impl ExitValue {
+    fn new<T: Any + Send + Sync>(value: T) -> ExitValue {
+        ExitValue(Arc::new(value))
+    }
+
+    /// The value, if it is a `T`.
+    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+}
+
+impl PartialEq for ExitValue {
+    /// The same copy (every monitor of one task shares it).
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ExitValue {}
+
+impl fmt::Debug for ExitValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ExitValue(..)")
+    }
+}
 
 /// Makes a shareable copy of a task's output, if it is of the type it was made for.
 type Capture = Box<dyn Fn(&dyn Any) -> Option<ExitValue> + Send>;
 
 pub(crate) struct Extras {
     name: OnceLock<Arc<str>>,
-    pub(super) inner: Mutex<Inner>,
-    /// A hot swap request is waiting in `inner` (checked by every mailbox wait without locking).
-    pub(super) swap_pending: AtomicBool,
+    inner: Mutex<Inner>,
+    /// The hot-swap state of the actor layer (`task::hot_swap`); opaque here.
+    pub(crate) swap: Mutex<Option<Box<dyn Any + Send>>>,
+    /// A hot swap request is waiting in `swap` (checked by every mailbox wait without locking).
+    pub(crate) swap_pending: AtomicBool,
     /// A mailbox wait decided to swap now; the task body takes the request after the poll.
-    pub(super) swap_now: AtomicBool,
+    pub(crate) swap_now: AtomicBool,
 }
 
-pub(super) struct Inner {
+struct Inner {
     /// Set (under the lock) by the completing thread once it has taken the hooks.
-    pub(super) exited: bool,
+    exited: bool,
     panic_message: Option<String>,
     next_hook: u64,
     hooks: Vec<(u64, ExitHook)>,
-    /// Monitors' requests for a copy of the output (one per type), until the task returns.
+    /// Requests for a copy of the output (one per type), until the task returns.
     captures: Vec<(std::any::TypeId, Capture)>,
     /// Set when the task returned (or ended otherwise): later requests are too late.
     value_decided: bool,
-    /// The copy of the output, for every exit notice.
+    /// The copy of the output, for every hook.
     value: Option<ExitValue>,
-    pub(super) hot_swap: super::hot_swap::Slot,
+}
+
+impl Inner {
+    /// The record for the hooks (taken under the lock; the hooks run after it is released: a
+    /// hook may run user code, which may reach this task's extras again).
+    fn ended(&self, raw: RawTask, name: Option<&Arc<str>>, outcome: Outcome) -> Ended {
+        Ended {
+            task: raw.id(),
+            name: name.cloned(),
+            outcome,
+            panic_message: self.panic_message.clone(),
+            value: self.value.clone(),
+        }
+    }
 }
 
 impl Default for Extras {
@@ -56,8 +119,8 @@ impl Default for Extras {
                 captures: Vec::new(),
                 value_decided: false,
                 value: None,
-                hot_swap: Default::default(),
             }),
+            swap: Mutex::new(None),
             swap_pending: AtomicBool::new(false),
             swap_now: AtomicBool::new(false),
         }
@@ -77,8 +140,8 @@ impl Extras {
         self.inner.lock().panic_message = Some(message);
     }
 
-    /// The task is about to publish its outcome (`output` if it returned): monitors that asked
-    /// for the value get their copy made now, while the output is still the task's.
+    /// The task is about to publish its outcome (`output` if it returned): those who asked for
+    /// the value get their copy made now, while the output is still the task's.
     pub(super) fn capture_value(&self, output: Option<&dyn Any>) {
         let mut inner = self.inner.lock();
         inner.value_decided = true;
@@ -88,37 +151,18 @@ impl Extras {
         }
     }
 
-    fn exit_notice(
-        &self,
-        raw: RawTask,
-        outcome: Outcome,
-        panic_message: Option<String>,
-        value: Option<ExitValue>,
-    ) -> Exit {
-        let reason = match outcome {
-            Outcome::Finished => ExitReason::Finished,
-            Outcome::Terminated => ExitReason::Terminated,
-            Outcome::Panicked => {
-                ExitReason::Panicked(panic_message.unwrap_or_else(|| "<non-string panic payload>".into()))
-            }
-        };
-        Exit { task: raw.id(), node: super::NodeId::local(), name: self.name.get().cloned(), reason, value }
-    }
-
     /// Runs every registered hook; called once by the completing thread after `COMPLETE`.
     pub(super) fn notify_exit(&self, raw: RawTask, outcome: Outcome) {
-        let (hooks, message) = {
+        let (hooks, ended) = {
             let mut inner = self.inner.lock();
             inner.exited = true;
-            super::hot_swap::fail_pending(&mut inner.hot_swap);
-            (std::mem::take(&mut inner.hooks), (inner.panic_message.clone(), inner.value.clone()))
+            if inner.hooks.is_empty() {
+                return;
+            }
+            (std::mem::take(&mut inner.hooks), inner.ended(raw, self.name.get(), outcome))
         };
-        if hooks.is_empty() {
-            return;
-        }
-        let exit = self.exit_notice(raw, outcome, message.0, message.1);
         for (_, hook) in hooks {
-            let _ = catch_unwind(AssertUnwindSafe(|| hook(&exit)));
+            let _ = catch_unwind(AssertUnwindSafe(|| hook(&ended)));
         }
     }
 }
@@ -136,10 +180,10 @@ pub(crate) fn add_exit_hook(raw: RawTask, hook: ExitHook) -> Option<HookToken> {
     let token = {
         let mut inner = extras.inner.lock();
         if inner.exited {
-            let (message, value) = (inner.panic_message.clone(), inner.value.clone());
-            drop(inner);
             let outcome = raw.state().outcome().expect("exited implies complete");
-            hook(&extras.exit_notice(raw, outcome, message, value));
+            let ended = inner.ended(raw, extras.name.get(), outcome);
+            drop(inner);
+            hook(&ended);
             return None;
         }
         let token = inner.next_hook;
@@ -152,10 +196,10 @@ pub(crate) fn add_exit_hook(raw: RawTask, hook: ExitHook) -> Option<HookToken> {
         let taken = {
             let mut inner = extras.inner.lock();
             let pos = inner.hooks.iter().position(|(t, _)| *t == token);
-            pos.map(|pos| (inner.hooks.swap_remove(pos).1, inner.panic_message.clone(), inner.value.clone()))
+            pos.map(|pos| (inner.hooks.swap_remove(pos).1, inner.ended(raw, extras.name.get(), outcome)))
         };
-        if let Some((hook, message, value)) = taken {
-            hook(&extras.exit_notice(raw, outcome, message, value));
+        if let Some((hook, ended)) = taken {
+            hook(&ended);
             return None;
         }
     }

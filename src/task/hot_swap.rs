@@ -9,6 +9,7 @@
 //! flag after the poll, drops the old future (its `Cx` and receive with it — the messages stay
 //! queued) and starts the new code with a fresh `Cx`.
 
+use super::extras::{self, HookToken};
 use super::raw::RawTask;
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::Ordering;
@@ -82,9 +83,9 @@ fn complete(reply: &ReplySlot, outcome: Result<(), HotSwapError>) {
     }
 }
 
-/// The task's side: lives in its extras, under the extras lock.
+/// The task's side: lives in its extras (`Extras::swap`, made on first use), under that lock.
 #[derive(Default)]
-pub(super) struct Slot {
+struct Slot {
     /// The running code lets swaps happen at any mailbox wait.
     swappable: bool,
     request: Option<Request>,
@@ -93,6 +94,8 @@ pub(super) struct Slot {
 struct Request {
     code: Box<dyn Any + Send>,
     reply: ReplySlot,
+    /// The exit hook that fails the request if the task ends first.
+    on_exit: Option<HookToken>,
     /// The running code has seen it through `receive_or_swap`.
     told: bool,
     accepted: bool,
@@ -101,6 +104,22 @@ struct Request {
 impl Slot {
     fn ready(&self) -> bool {
         self.request.as_ref().is_some_and(|r| r.accepted || self.swappable)
+    }
+
+    fn is_ours(&self, reply: &ReplySlot) -> bool {
+        self.request.as_ref().is_some_and(|r| Arc::ptr_eq(&r.reply, reply))
+    }
+}
+
+/// The task's slot, under the swap lock.
+fn slot(swap: &mut Option<Box<dyn Any + Send>>) -> &mut Slot {
+    swap.get_or_insert_with(|| Box::new(Slot::default())).downcast_mut().expect("the swap state is a Slot")
+}
+
+/// A request left the slot answered: its exit hook has nothing left to do.
+fn forget_exit_hook(raw: RawTask, request: &Request) {
+    if let Some(hook) = request.on_exit {
+        extras::remove_exit_hook(raw, hook);
     }
 }
 
@@ -126,9 +145,9 @@ pub(crate) fn at_wait(raw: RawTask, tell: bool) -> AtWait {
 
 /// `at_wait` once a swap is pending.
 #[inline(never)]
-fn at_wait_pending(raw: RawTask, extras: &super::extras::Extras, tell: bool) -> AtWait {
-    let mut inner = extras.inner.lock();
-    let slot = &mut inner.hot_swap;
+fn at_wait_pending(raw: RawTask, extras: &extras::Extras, tell: bool) -> AtWait {
+    let mut swap = extras.swap.lock();
+    let slot = slot(&mut swap);
     if slot.ready() {
         extras.swap_now.store(true, Ordering::Relaxed);
         return AtWait::SwapNow;
@@ -157,63 +176,85 @@ pub(crate) enum Taken {
 /// so and the code `fits` the task (else the request is answered with a type mismatch and the
 /// running code goes on).
 ///
-/// Every request is answered while the extras lock is held, in the same step that removes it
+/// Every request is answered while the swap lock is held, in the same step that removes it
 /// from the slot; so a requester that finds its request gone always finds its answer.
 pub(crate) fn take_ready(raw: RawTask, fits: impl FnOnce(&(dyn Any + Send)) -> bool) -> Taken {
     let Some(extras) = raw.extras_if_any() else { return Taken::Nothing };
     if !extras.swap_now.swap(false, Ordering::Relaxed) {
         return Taken::Nothing;
     }
-    let mut inner = extras.inner.lock();
-    let slot = &mut inner.hot_swap;
-    // Withdrawn between the wait and now: the wait must run again.
-    let Some(request) = slot.request.take() else { return Taken::Refused };
-    extras.swap_pending.store(false, Ordering::Release);
-    if !fits(&*request.code) {
-        complete(&request.reply, Err(HotSwapError::OutputTypeMismatch));
-        return Taken::Refused;
-    }
-    // The new code starts from scratch: it opts in again if it wants to be swapped.
-    slot.swappable = false;
-    complete(&request.reply, Ok(()));
+    let request = {
+        let mut swap = extras.swap.lock();
+        let slot = slot(&mut swap);
+        // Withdrawn between the wait and now: the wait must run again.
+        let Some(request) = slot.request.take() else { return Taken::Refused };
+        extras.swap_pending.store(false, Ordering::Release);
+        if !fits(&*request.code) {
+            complete(&request.reply, Err(HotSwapError::OutputTypeMismatch));
+            drop(swap);
+            forget_exit_hook(raw, &request);
+            return Taken::Refused;
+        }
+        // The new code starts from scratch: it opts in again if it wants to be swapped.
+        slot.swappable = false;
+        complete(&request.reply, Ok(()));
+        request
+    };
+    forget_exit_hook(raw, &request);
     Taken::Code(request.code)
 }
 
 /// `Cx::hot_swappable`.
 pub(crate) fn set_swappable(raw: RawTask, swappable: bool) {
-    let extras = raw.extras();
-    extras.inner.lock().hot_swap.swappable = swappable;
+    slot(&mut raw.extras().swap.lock()).swappable = swappable;
 }
 
 /// `SwapRequest::accept` (`None`) / `decline` (`Some(reason)`) of the request answered through
 /// `reply` (if it is still the pending one).
 fn decide(raw: RawTask, reply: &ReplySlot, decline: Option<String>) {
     let Some(extras) = raw.extras_if_any() else { return };
-    let mut inner = extras.inner.lock();
-    let slot = &mut inner.hot_swap;
-    if !slot.request.as_ref().is_some_and(|r| Arc::ptr_eq(&r.reply, reply)) {
-        return; // withdrawn (and maybe replaced) meanwhile
-    }
-    match decline {
-        None => {
-            if let Some(request) = slot.request.as_mut() {
-                request.accepted = true;
-            }
+    let declined = {
+        let mut swap = extras.swap.lock();
+        let slot = slot(&mut swap);
+        if !slot.is_ours(reply) {
+            return; // withdrawn (and maybe replaced) meanwhile
         }
-        Some(reason) => {
-            if let Some(request) = slot.request.take() {
+        match decline {
+            None => {
+                if let Some(request) = slot.request.as_mut() {
+                    request.accepted = true;
+                }
+                None
+            }
+            Some(reason) => slot.request.take().inspect(|request| {
                 extras.swap_pending.store(false, Ordering::Release);
                 complete(&request.reply, Err(HotSwapError::Declined(reason)));
-            }
+            }),
         }
+    };
+    if let Some(request) = declined {
+        forget_exit_hook(raw, &request);
     }
 }
 
-/// The task ended: a pending request can never be served. Called under the extras lock.
-pub(super) fn fail_pending(slot: &mut Slot) {
-    if let Some(request) = slot.request.take() {
-        complete(&request.reply, Err(HotSwapError::TaskEnded));
+/// Answers the request through `reply` with `why`, if it is still the task's pending one;
+/// true if it was.
+fn withdraw(raw: RawTask, reply: &ReplySlot, why: HotSwapError) -> bool {
+    let Some(extras) = raw.extras_if_any() else { return false };
+    let withdrawn = {
+        let mut swap = extras.swap.lock();
+        let slot = slot(&mut swap);
+        if !slot.is_ours(reply) {
+            return false;
+        }
+        extras.swap_pending.store(false, Ordering::Release);
+        complete(reply, Err(why));
+        slot.request.take()
+    };
+    if let Some(request) = withdrawn {
+        forget_exit_hook(raw, &request);
     }
+    true
 }
 
 /// `TaskRef::hot_swap`: queues the request and wakes the task so that a waiting receive
@@ -222,26 +263,38 @@ pub(crate) fn request(raw: RawTask, code: Box<dyn Any + Send>) -> HotSwap {
     let reply: ReplySlot = Arc::new(Mutex::new(Reply::default()));
     let extras = raw.extras();
     {
-        let mut inner = extras.inner.lock();
-        if inner.exited {
-            return HotSwap::answered(Err(HotSwapError::TaskEnded));
-        }
-        if inner.hot_swap.request.is_some() {
+        let mut swap = extras.swap.lock();
+        let slot = slot(&mut swap);
+        if slot.request.is_some() {
             return HotSwap::answered(Err(HotSwapError::AlreadyPending));
         }
-        inner.hot_swap.request = Some(Request { code, reply: reply.clone(), told: false, accepted: false });
+        slot.request =
+            Some(Request { code, reply: reply.clone(), on_exit: None, told: false, accepted: false });
         extras.swap_pending.store(true, Ordering::Release);
     }
-    raw.ref_inc();
-    let handle = HotSwap { task: Some(raw), reply };
-    // As for exit hooks: if the task completed before the request was in place, the completing
-    // thread may not have seen it, so withdraw it ourselves (read-modify-write orders the two).
-    if raw.header().state.load_rmw().is_complete() {
-        handle.withdraw(HotSwapError::TaskEnded);
-    } else {
-        raw.wake_by_ref();
+    // A task that ends first fails the request. If it has ended already, the hook runs here, at
+    // once (the exit hooks settle the race with completion).
+    let (ended, failing) = (raw, reply.clone());
+    let hook = extras::add_exit_hook(
+        raw,
+        Box::new(move |_| {
+            withdraw(ended, &failing, HotSwapError::TaskEnded);
+        }),
+    );
+    if let Some(hook) = hook {
+        let mut swap = extras.swap.lock();
+        match slot(&mut swap).request.as_mut() {
+            Some(request) if Arc::ptr_eq(&request.reply, &reply) => request.on_exit = Some(hook),
+            // Answered meanwhile (the task took or refused it): the hook is not needed.
+            _ => {
+                drop(swap);
+                extras::remove_exit_hook(raw, hook);
+            }
+        }
     }
-    handle
+    raw.ref_inc();
+    raw.wake_by_ref();
+    HotSwap { task: Some(raw), reply }
 }
 
 /// A pending hot swap ([`TaskRef::hot_swap`](super::TaskRef::hot_swap)); await it for the
@@ -278,14 +331,8 @@ impl HotSwap {
     /// Removes the request from the task if it is still pending, answering it with `why`; if
     /// the task took it, it has been answered already (see [`take_ready`]).
     fn withdraw(&self, why: HotSwapError) {
-        let Some(raw) = self.task else { return };
-        let Some(extras) = raw.extras_if_any() else { return };
-        let mut inner = extras.inner.lock();
-        let ours = inner.hot_swap.request.as_ref().is_some_and(|r| Arc::ptr_eq(&r.reply, &self.reply));
-        if ours {
-            inner.hot_swap.request = None;
-            extras.swap_pending.store(false, Ordering::Release);
-            complete(&self.reply, Err(why));
+        if let Some(raw) = self.task {
+            withdraw(raw, &self.reply, why);
         }
     }
 
