@@ -69,7 +69,6 @@ pub mod fs;
 #[cfg(not(loom))]
 pub mod io;
 pub(crate) mod loom;
-mod mailbox;
 pub mod monitor;
 #[cfg(not(loom))]
 pub mod net;
@@ -121,24 +120,20 @@ where
 /// Spawns a task with a mailbox of `M` messages (pycos `Task`). `start` runs in the new task
 /// and gets the task's [`Cx`], through which it receives; the returned [`TaskRef`] sends to it.
 #[track_caller]
-pub fn spawn_task<M, F, Fut>(start: F) -> TaskRef<M>
+pub fn spawn_task<M, F>(start: F) -> TaskRef<M>
 where
     M: Send + 'static,
-    F: FnOnce(Cx<M>) -> Fut + Send + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: Send + 'static,
+    F: task::TaskFn<M>,
 {
     Handle::current_or_default().spawn_task(start)
 }
 
 /// Like [`spawn_task`], also returning a handle to the task's result.
 #[track_caller]
-pub fn spawn_task_joinable<M, F, Fut>(start: F) -> (TaskRef<M>, JoinHandle<Fut::Output>)
+pub fn spawn_task_joinable<M, F>(start: F) -> (TaskRef<M>, JoinHandle<task::TaskOutput<M, F>>)
 where
     M: Send + 'static,
-    F: FnOnce(Cx<M>) -> Fut + Send + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: Send + 'static,
+    F: task::TaskFn<M>,
 {
     task::Builder::new().spawn_task_joinable(start)
 }

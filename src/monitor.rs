@@ -48,9 +48,9 @@
 //! monitor had asked by then, and every monitor of that task shares it; the task's own output
 //! still goes to its `JoinHandle`.
 
+use crate::runtime::task::state::Outcome;
 pub use crate::task::extras::ExitValue;
 use crate::task::extras::{Ended, HookToken};
-use crate::task::state::Outcome;
 use crate::task::{AnyTaskRef, Cx, NodeId, TaskId};
 use parking_lot::Mutex;
 use std::any::Any;

@@ -12,7 +12,7 @@
 //!   growing without limit.
 
 use super::log::Cursor;
-use crate::mailbox::Source;
+use crate::task::mailbox::Source;
 use crate::task::{TaskId, TaskRef};
 use parking_lot::Mutex;
 use std::collections::VecDeque;

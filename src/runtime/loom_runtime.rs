@@ -33,43 +33,6 @@ fn a_task_spawned_by_a_task_is_not_stranded() {
 }
 
 #[test]
-fn wake_from_outside_reaches_a_parked_worker() {
-    loom::model(|| {
-        let rt = runtime();
-        let (task, done) = crate::task::Builder::new()
-            .on(rt.handle())
-            .spawn_task_joinable(|cx: crate::Cx<u32>| async move { cx.receive().await });
-        // Sent from this (non-worker) thread, racing with the workers parking.
-        task.send(5).unwrap();
-        assert_eq!(done.join_blocking().unwrap(), Some(5));
-        drop(task);
-        drop(rt);
-    });
-}
-
-#[test]
-fn wake_from_another_thread_reaches_a_parked_worker() {
-    if std::env::var_os("RYCOS_LOOM_TRACE").is_some() {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            crate::loom::dump_loom_trace();
-            default(info);
-        }));
-    }
-    loom::model(|| {
-        crate::loom::loom_trace!("---- model iteration");
-        let rt = runtime();
-        let (task, done) = crate::task::Builder::new()
-            .on(rt.handle())
-            .spawn_task_joinable(|cx: crate::Cx<u32>| async move { cx.receive().await });
-        let sender = thread::spawn(move || task.send(5).unwrap());
-        sender.join().unwrap();
-        assert_eq!(done.join_blocking().unwrap(), Some(5));
-        drop(rt);
-    });
-}
-
-#[test]
 fn shutdown_races_with_spawn() {
     loom::model(|| {
         let rt = runtime();

@@ -35,6 +35,7 @@ mod park;
 mod queue;
 mod services;
 mod shared;
+pub(crate) mod task;
 mod worker;
 
 #[cfg(all(test, loom))]
@@ -43,17 +44,17 @@ mod loom_runtime;
 pub use builder::Builder;
 pub use context::EnterGuard;
 
-pub(crate) use shared::{Shared, TaskOptions};
+pub(crate) use shared::{Shared, Spawn, Spawned, TaskOptions};
 
 use crate::error::SpawnError;
 use crate::loom::sync::atomic::Ordering::Relaxed;
 use crate::loom::sync::{Arc, Mutex};
 use crate::loom::thread;
-use crate::task::{ActorBody, Cx, JoinHandle, TaskId, TaskRef};
 use std::fmt;
 use std::future::Future;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use task::{JoinHandle, MailboxSlot, TaskBody, TaskId};
 
 /// Tunables fixed when the runtime is built.
 #[derive(Clone, Debug)]
@@ -146,17 +147,6 @@ impl Runtime {
         F::Output: Send + 'static,
     {
         self.handle.spawn(future)
-    }
-
-    /// Spawns a task with a mailbox; see [`crate::spawn_task`].
-    pub fn spawn_task<M, F, Fut>(&self, start: F) -> TaskRef<M>
-    where
-        M: Send + 'static,
-        F: FnOnce(Cx<M>) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: Send + 'static,
-    {
-        self.handle.spawn_task(start)
     }
 
     /// Makes this runtime the current one on this thread until the guard drops, so that
@@ -338,19 +328,6 @@ impl Handle {
         self.spawn_with(future, &TaskOptions::default()).map_err(|_| SpawnError::shutdown())
     }
 
-    /// Spawns a task with a mailbox; see [`crate::spawn_task`].
-    pub fn spawn_task<M, F, Fut>(&self, start: F) -> TaskRef<M>
-    where
-        M: Send + 'static,
-        F: FnOnce(Cx<M>) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: Send + 'static,
-    {
-        match self.spawn_task_with(start, None, false, &TaskOptions::default()) {
-            Ok((task, _)) | Err((task, _)) => task,
-        }
-    }
-
     pub(crate) fn spawn_with<F>(
         &self,
         future: F,
@@ -360,42 +337,21 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let spawned = Shared::spawn(&self.shared, future, (), true, 0, options);
-        let (Ok(task) | Err(task)) = &spawned;
+        let spawned = self.spawn_raw(future, (), Spawn { join: true, handles: 0, options });
         // SAFETY: spawned with `join = true` and this output type.
-        let handle = unsafe { task.join_handle::<F::Output>() };
-        match spawned {
-            Ok(_) => Ok(handle),
-            Err(_) => Err(handle),
-        }
+        let handle = unsafe { spawned.task.join_handle::<F::Output>() };
+        if spawned.accepted { Ok(handle) } else { Err(handle) }
     }
 
-    /// Spawns a mailbox task; `Err` (with live handles that report the cancellation) after
-    /// shutdown.
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn spawn_task_with<M, F, Fut>(
+    /// Spawns a raw task: the body and the mailbox slot the layer above made (see
+    /// `Shared::spawn`).
+    pub(crate) fn spawn_raw<T: TaskBody, M: MailboxSlot>(
         &self,
-        start: F,
-        capacity: Option<usize>,
-        join: bool,
-        options: &TaskOptions,
-    ) -> Result<(TaskRef<M>, Option<JoinHandle<Fut::Output>>), (TaskRef<M>, Option<JoinHandle<Fut::Output>>)>
-    where
-        M: Send + 'static,
-        F: FnOnce(Cx<M>) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: Send + 'static,
-    {
-        let body = ActorBody::<F, Fut, M>::new(start);
-        let mailbox = crate::task::new_mailbox::<M>(capacity);
-        let spawned = Shared::spawn(&self.shared, body, mailbox, join, 1, options);
-        let (Ok(task) | Err(task)) = &spawned;
-        // SAFETY: spawned with a Mailbox<M> counting one handle, and with `join` as given.
-        let parts = unsafe { (task.task_ref::<M>(), join.then(|| task.join_handle::<Fut::Output>())) };
-        match spawned {
-            Ok(_) => Ok(parts),
-            Err(_) => Err(parts),
-        }
+        body: T,
+        mailbox: M,
+        spec: Spawn<'_>,
+    ) -> Spawned {
+        Shared::spawn(&self.shared, body, mailbox, spec)
     }
 
     /// Runs `future` to completion on the current thread; see [`Runtime::block_on`].

@@ -15,9 +15,9 @@
 //! task pointers (8 bytes a task: the pointer's niche makes the `Option` free) plus a stack of
 //! the indexes freed, which `insert` reuses first.
 
+use super::task::RawTask;
+use super::task::raw::UNLISTED;
 use crate::loom::sync::Mutex;
-use crate::task::RawTask;
-use crate::task::raw::UNLISTED;
 use crossbeam_utils::CachePadded;
 
 pub(crate) struct OwnedTasks {

@@ -7,7 +7,7 @@
 //! then checks rycos's own protocol around the queues (notify, park, steal, shutdown), while
 //! crossbeam's deque is trusted and covered by the stress tests.
 
-use crate::task::Notified;
+use super::task::Notified;
 
 #[cfg(not(loom))]
 mod imp {

@@ -5,10 +5,10 @@ use super::idle::Idle;
 use super::owned::OwnedTasks;
 use super::park::Unparker;
 use super::queue::{Inject, Stealer};
+use super::task::{self, MailboxSlot, Notified, RawTask, Schedule, SpawnedTask, TaskBody};
 use super::{Config, context};
 use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*, fence};
 use crate::loom::sync::{Arc, Condvar, Mutex};
-use crate::task::{self, MailboxSlot, NewTask, Notified, RawTask, Schedule, TaskBody};
 use crate::time::Timers;
 use crossbeam_utils::CachePadded;
 use std::sync::Arc as StdArc;
@@ -19,6 +19,22 @@ use std::time::Instant;
 pub(crate) struct TaskOptions {
     pub(crate) name: Option<StdArc<str>>,
     pub(crate) daemon: bool,
+}
+
+/// What a spawn asks for besides the body and the mailbox slot.
+pub(crate) struct Spawn<'a> {
+    /// A `JoinHandle` will be made for the task.
+    pub(crate) join: bool,
+    /// How many sender handles (`TaskRef`s) the layer above makes for it.
+    pub(crate) handles: usize,
+    pub(crate) options: &'a TaskOptions,
+}
+
+/// A task just spawned, and whether the runtime took it: after shutdown it did not (the task was
+/// cancelled at once), and its handles report that.
+pub(crate) struct Spawned {
+    pub(crate) task: SpawnedTask,
+    pub(crate) accepted: bool,
 }
 
 /// What other threads may touch of one worker.
@@ -140,15 +156,14 @@ impl Shared {
     }
 
     /// Allocates, lists and schedules a task. After shutdown the task is cancelled at once (its
-    /// body is dropped) and `Err` returns it, so its handles report the cancellation.
+    /// body is dropped) and returned not accepted, so its handles report the cancellation.
     pub(crate) fn spawn<T: TaskBody, M: MailboxSlot>(
         this: &Arc<Self>,
         body: T,
         mailbox: M,
-        join: bool,
-        handles: usize,
-        options: &TaskOptions,
-    ) -> Result<NewTask, NewTask> {
+        spec: Spawn<'_>,
+    ) -> Spawned {
+        let Spawn { join, handles, options } = spec;
         let task = task::allocate(body, this.clone(), mailbox, join, handles, options.daemon);
         if let Some(name) = &options.name {
             task.raw.extras().set_name(name.clone());
@@ -159,12 +174,12 @@ impl Shared {
         this.count(|activity| &activity.spawned);
         if this.is_shutdown() {
             task.notified().cancel();
-            return Err(task);
+            return Spawned { task, accepted: false };
         }
         // Not listed yet (see `owned.rs`): should shutdown begin from here on, the queue this
         // goes to is drained with the task cancelled.
         this.schedule_new(task.notified());
-        Ok(task)
+        Spawned { task, accepted: true }
     }
 
     /// Counts a task spawned or ended: on this worker's own counter when called on one of the

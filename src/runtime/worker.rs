@@ -32,6 +32,7 @@
 
 use super::queue::Local;
 use super::shared::{NO_WORKER, Queued, Shared};
+use super::task::Notified;
 use super::{Handle, context, park::Parker};
 use crate::coop;
 use crate::loom::sync::Arc;
@@ -39,7 +40,6 @@ use crate::loom::sync::atomic::{
     Ordering::{Relaxed, SeqCst},
     fence,
 };
-use crate::task::Notified;
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! Spawning with options: a name, daemon status, a bounded mailbox, a particular runtime.
 
-use super::{Cx, JoinHandle, TaskRef};
+use super::{JoinHandle, TaskFn, TaskOutput, TaskRef};
 use crate::error::SpawnError;
 use crate::runtime::{Handle, TaskOptions};
 use std::fmt;
@@ -88,43 +88,32 @@ impl Builder {
 
     /// Spawns a task with a mailbox. After shutdown the returned handle refers to a task that
     /// has already ended (sends return their message).
-    pub fn spawn_task<M, F, Fut>(self, start: F) -> TaskRef<M>
+    pub fn spawn_task<M, F>(self, start: F) -> TaskRef<M>
     where
         M: Send + 'static,
-        F: FnOnce(Cx<M>) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: Send + 'static,
+        F: TaskFn<M>,
     {
-        match self.handle().spawn_task_with(start, self.capacity, false, &self.options) {
-            Ok((task, _)) | Err((task, _)) => task,
-        }
+        self.handle().spawn_actor(start, self.capacity, false, &self.options).task
     }
 
     /// Spawns a task with a mailbox, or fails if the runtime has shut down.
-    pub fn try_spawn_task<M, F, Fut>(self, start: F) -> Result<TaskRef<M>, SpawnError>
+    pub fn try_spawn_task<M, F>(self, start: F) -> Result<TaskRef<M>, SpawnError>
     where
         M: Send + 'static,
-        F: FnOnce(Cx<M>) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: Send + 'static,
+        F: TaskFn<M>,
     {
-        match self.handle().spawn_task_with(start, self.capacity, false, &self.options) {
-            Ok((task, _)) => Ok(task),
-            Err(_) => Err(SpawnError::shutdown()),
-        }
+        let spawned = self.handle().spawn_actor(start, self.capacity, false, &self.options);
+        if spawned.accepted { Ok(spawned.task) } else { Err(SpawnError::shutdown()) }
     }
 
     /// Spawns a task with a mailbox and a handle to its result.
-    pub fn spawn_task_joinable<M, F, Fut>(self, start: F) -> (TaskRef<M>, JoinHandle<Fut::Output>)
+    pub fn spawn_task_joinable<M, F>(self, start: F) -> (TaskRef<M>, JoinHandle<TaskOutput<M, F>>)
     where
         M: Send + 'static,
-        F: FnOnce(Cx<M>) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: Send + 'static,
+        F: TaskFn<M>,
     {
-        let (Ok((task, join)) | Err((task, join))) =
-            self.handle().spawn_task_with(start, self.capacity, true, &self.options);
-        (task, join.expect("spawned with a join handle"))
+        let spawned = self.handle().spawn_actor(start, self.capacity, true, &self.options);
+        (spawned.task, spawned.join.expect("spawned with a join handle"))
     }
 }
 

@@ -2,10 +2,10 @@
 
 use super::TaskId;
 use super::hot_swap::{self, AtWait, SwapRequest};
-use super::raw::RawTask;
 use super::task_ref::TaskRef;
 use crate::error::{RecvError, TryRecvError};
-use crate::mailbox::Mailbox;
+use crate::runtime::task::raw::RawTask;
+use crate::task::mailbox::Mailbox;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;

@@ -10,9 +10,9 @@
 //! queued) and starts the new code with a fresh `Cx`.
 
 use super::extras::{self, HookToken};
-use super::raw::RawTask;
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::Ordering;
+use crate::runtime::task::raw::RawTask;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;

@@ -3,10 +3,10 @@
 
 use super::extras::{self, HookToken};
 use super::hot_swap::{self, HotSwap, HotSwapError, SwapCode};
-use super::raw::RawTask;
 use super::{NodeId, TaskAddr, TaskId};
 use crate::error::{DeliverError, SendError};
-use crate::mailbox::Mailbox;
+use crate::runtime::task::raw::RawTask;
+use crate::task::mailbox::Mailbox;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
@@ -243,7 +243,7 @@ impl<M: Send + 'static> TaskRef<M> {
     }
 
     /// Adds a channel subscription to the mailbox; fails if the task has ended.
-    pub(crate) fn attach_source(&self, source: Box<dyn crate::mailbox::Source<M>>) -> Result<(), ()> {
+    pub(crate) fn attach_source(&self, source: Box<dyn crate::task::mailbox::Source<M>>) -> Result<(), ()> {
         let wake = self.mailbox().attach_source(source).map_err(drop)?;
         wake.wake(self.raw());
         Ok(())
@@ -320,23 +320,19 @@ impl<M: Send + 'static> TaskRef<M> {
     ///
     /// [`Cx::hot_swappable`]: super::Cx::hot_swappable
     /// [`Received::SwapRequested`]: super::Received::SwapRequested
-    pub fn hot_swap<F, Fut>(&self, code: F) -> HotSwap
+    pub fn hot_swap<F>(&self, code: F) -> HotSwap
     where
-        F: FnOnce(super::Cx<M>) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: Send + 'static,
+        F: super::TaskFn<M>,
     {
-        let code: SwapCode<M, Fut::Output> = Box::new(move |cx| Box::pin(code(cx)));
+        let code: SwapCode<M, super::TaskOutput<M, F>> = Box::new(move |cx| Box::pin(code(cx)));
         hot_swap::request(self.raw(), Box::new(code))
     }
 
     /// Like [`hot_swap`](TaskRef::hot_swap), withdrawing the request if the task has not taken
     /// it within `limit` ([`HotSwapError::TimedOut`]).
-    pub async fn hot_swap_timeout<F, Fut>(&self, code: F, limit: Duration) -> Result<(), HotSwapError>
+    pub async fn hot_swap_timeout<F>(&self, code: F, limit: Duration) -> Result<(), HotSwapError>
     where
-        F: FnOnce(super::Cx<M>) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: Send + 'static,
+        F: super::TaskFn<M>,
     {
         let mut request = self.hot_swap(code);
         match crate::time::timeout(limit, &mut request).await {
@@ -445,5 +441,16 @@ impl<M> Hash for TaskRef<M> {
 impl<M> fmt::Debug for TaskRef<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.any, f)
+    }
+}
+
+impl<T> super::JoinHandle<T> {
+    /// A handle to the task itself: to monitor it, terminate it, or check on it without
+    /// waiting for its output.
+    pub fn task(&self) -> AnyTaskRef {
+        let raw = self.raw();
+        raw.ref_inc();
+        // SAFETY: a reference was added for the new handle.
+        unsafe { AnyTaskRef::from_raw(raw) }
     }
 }

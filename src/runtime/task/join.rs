@@ -43,12 +43,9 @@ impl<T> JoinHandle<T> {
         self.raw.id()
     }
 
-    /// A handle to the task itself: to monitor it, terminate it, or check on it without
-    /// waiting for its output.
-    pub fn task(&self) -> super::AnyTaskRef {
-        self.raw.ref_inc();
-        // SAFETY: a reference was added for the new handle.
-        unsafe { super::AnyTaskRef::from_raw(self.raw) }
+    /// The task's allocation (for the actor layer's `JoinHandle::task`).
+    pub(crate) fn raw(&self) -> RawTask {
+        self.raw
     }
 
     /// True once the task has finished (its output, or its error, is ready).

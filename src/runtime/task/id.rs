@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A task's identifier, unique among all tasks of its node (this process) for its whole life.
 ///
-/// Ids are never reused. With the node's [`NodeId`](super::NodeId) it makes a
-/// [`TaskAddr`](super::TaskAddr), unique everywhere.
+/// Ids are never reused. With the node's [`NodeId`](crate::NodeId) it makes a
+/// [`TaskAddr`](crate::TaskAddr), unique everywhere.
 ///
 /// ```
 /// let rt = rycos::Runtime::new().unwrap();

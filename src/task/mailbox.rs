@@ -34,7 +34,7 @@
 use crate::error::{SendError, TryRecvError};
 use crate::loom::sync::atomic::{Ordering, fence};
 use crate::loom::sync::{Mutex, MutexGuard};
-use crate::task::RawTask;
+use crate::runtime::task::RawTask;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
@@ -570,7 +570,7 @@ impl<M> Inner<M> {
     }
 }
 
-impl<M: Send + 'static> crate::task::MailboxSlot for Mailbox<M> {
+impl<M: Send + 'static> crate::runtime::task::MailboxSlot for Mailbox<M> {
     fn resume(&self, owner: RawTask, value: Box<dyn Any + Send>) -> bool {
         let wake = {
             let mut inner = self.inner.lock();
