@@ -1,5 +1,5 @@
 //! Asynchronous I/O on any non-blocking file descriptor: [`Async<T>`] (pycos `AsyncSocket`),
-//! driven by the runtime's reactor (see `reactor.rs` for how readiness reaches tasks).
+//! driven by the runtime's reactor (see `runtime/driver/io.rs` for how readiness reaches tasks).
 //!
 //! ```
 //! use rycos::io::Async;
@@ -18,10 +18,9 @@
 //! ```
 
 mod ext;
-pub(crate) mod reactor;
 
 use crate::runtime::Handle;
-use reactor::{Direction, Reactor, Source};
+use crate::runtime::driver::io::{Direction, Reactor, Source};
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -63,7 +62,7 @@ impl<T: AsFd> Async<T> {
     /// Registers `io` (made non-blocking) with the current runtime's reactor.
     pub fn new(io: T) -> io::Result<Async<T>> {
         set_nonblocking(io.as_fd())?;
-        let reactor = Handle::try_current_or_default()?.shared.reactor.clone();
+        let reactor = Handle::try_current_or_default()?.shared.driver.reactor.clone();
         let source = reactor.register(io.as_fd())?;
         Ok(Async { source, reactor, io: Some(io) })
     }

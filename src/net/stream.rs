@@ -2,7 +2,7 @@
 
 use super::framing;
 use crate::io::Async;
-use crate::io::reactor::Direction;
+use crate::runtime::driver::io::Direction;
 use futures_io::{AsyncRead, AsyncWrite};
 use std::fmt;
 use std::io::{self, Read, Write};

@@ -2,7 +2,7 @@
 
 use super::stream::Stream;
 use crate::io::Async;
-use crate::io::reactor::Direction;
+use crate::runtime::driver::io::Direction;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::future::Future;
 use std::io;

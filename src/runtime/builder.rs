@@ -131,7 +131,7 @@ impl Builder {
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
         let cpus = if self.pin_workers { super::affinity::allowed_cpus()? } else { Vec::new() };
         #[cfg(not(loom))]
-        let reactor = std::sync::Arc::new(crate::io::reactor::Reactor::new()?);
+        let reactor = std::sync::Arc::new(crate::runtime::driver::io::Reactor::new()?);
         #[cfg(not(loom))]
         let new_parker = || Parker::with_reactor(reactor.clone());
         #[cfg(loom)]
@@ -152,12 +152,11 @@ impl Builder {
             event_interval: self.event_interval,
             lifo_slot: self.lifo_slot,
         };
-        let shared = Arc::new(Shared::new(
-            remotes,
-            config,
+        let driver = super::driver::Driver::new(
             #[cfg(not(loom))]
             reactor,
-        ));
+        );
+        let shared = Arc::new(Shared::new(remotes, config, driver));
         let handle = Handle { shared: shared.clone() };
         let mut threads = Vec::with_capacity(workers);
         for (index, (local, parker)) in locals.into_iter().enumerate() {

@@ -29,6 +29,7 @@
 mod affinity;
 mod builder;
 mod context;
+pub(crate) mod driver;
 mod idle;
 mod owned;
 mod park;
@@ -371,7 +372,7 @@ impl Handle {
             global_queue_depth: shared.inject.len(),
             local_queue_depth: shared.remotes.iter().map(|r| r.stealer.len()).sum(),
             parked_workers: shared.idle.num_parked(),
-            timers: shared.timers.len(),
+            timers: shared.driver.timers.len(),
             worker_unparks: shared.total(|activity| &activity.unparks),
             worker_polls: shared.remotes.iter().map(|r| r.activity.polls.load(Relaxed)).collect(),
             worker_steals: shared.total(|activity| &activity.steals),

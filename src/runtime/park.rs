@@ -23,7 +23,7 @@ struct Inner {
     condvar: Condvar,
     /// The reactor a worker parks in when it is the driver.
     #[cfg(not(loom))]
-    reactor: Option<std::sync::Arc<crate::io::reactor::Reactor>>,
+    reactor: Option<std::sync::Arc<crate::runtime::driver::io::Reactor>>,
 }
 
 /// The sleeping side, owned by one thread.
@@ -52,7 +52,7 @@ impl Parker {
 
     /// A worker's parker, which can also park in the runtime's reactor.
     #[cfg(not(loom))]
-    pub(crate) fn with_reactor(reactor: std::sync::Arc<crate::io::reactor::Reactor>) -> Parker {
+    pub(crate) fn with_reactor(reactor: std::sync::Arc<crate::runtime::driver::io::Reactor>) -> Parker {
         Parker {
             inner: Arc::new(Inner {
                 state: AtomicUsize::new(EMPTY),

@@ -1,6 +1,7 @@
 //! State shared by a runtime's workers and its tasks: queues, the idle set, the owner list, the
 //! timers, and the count of tasks `join` waits for. Tasks reach it through [`Schedule`].
 
+use super::driver::Driver;
 use super::idle::Idle;
 use super::owned::OwnedTasks;
 use super::park::Unparker;
@@ -9,7 +10,6 @@ use super::task::{self, MailboxSlot, Notified, RawTask, Schedule, SpawnedTask, T
 use super::{Config, context};
 use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*, fence};
 use crate::loom::sync::{Arc, Condvar, Mutex};
-use crate::time::Timers;
 use crossbeam_utils::CachePadded;
 use std::sync::Arc as StdArc;
 use std::time::Instant;
@@ -84,10 +84,8 @@ pub(crate) struct Shared {
     pub(super) inject: Inject,
     pub(super) idle: Idle,
     pub(super) owned: OwnedTasks,
-    pub(crate) timers: Timers,
-    /// I/O readiness for this runtime's sockets.
-    #[cfg(not(loom))]
-    pub(crate) reactor: std::sync::Arc<crate::io::reactor::Reactor>,
+    /// The reactor, the timers, and who waits in the poller (`driver/mod.rs`).
+    pub(crate) driver: Driver,
     pub(super) config: Config,
     /// Threads for `rycos::blocking`, started on first use.
     pub(crate) blocking: std::sync::OnceLock<rycos_pool::ThreadPool>,
@@ -98,18 +96,9 @@ pub(crate) struct Shared {
     /// fields every spawn reads.
     outside: CachePadded<Activity>,
     shutdown: AtomicBool,
-    /// Claimed by the parked worker that waits for the next timer (the "driver"); see
-    /// [`Shared::try_claim_driver`].
-    driver_claimed: AtomicBool,
-    /// Index of the worker parked as driver, `NO_WORKER` when none.
-    pub(super) driver_parked: AtomicUsize,
-    /// The tick the driver sleeps until; `u64::MAX` unless the driver is about to sleep.
-    pub(super) driver_deadline: AtomicU64,
     exited: Mutex<usize>,
     exited_cv: Condvar,
 }
-
-pub(super) const NO_WORKER: usize = usize::MAX;
 
 /// Tasks `Runtime::join` waits for (non-daemon tasks that have not ended).
 struct Live {
@@ -119,29 +108,20 @@ struct Live {
 }
 
 impl Shared {
-    pub(super) fn new(
-        remotes: Box<[CachePadded<Remote>]>,
-        config: Config,
-        #[cfg(not(loom))] reactor: std::sync::Arc<crate::io::reactor::Reactor>,
-    ) -> Shared {
+    pub(super) fn new(remotes: Box<[CachePadded<Remote>]>, config: Config, driver: Driver) -> Shared {
         let workers = remotes.len();
         Shared {
             remotes,
             inject: Inject::new(),
             idle: Idle::new(workers),
             owned: OwnedTasks::new(workers),
-            timers: Timers::new(),
-            #[cfg(not(loom))]
-            reactor,
+            driver,
             config,
             services: Default::default(),
             blocking: std::sync::OnceLock::new(),
             live: Live { count: AtomicUsize::new(0), lock: Mutex::new(()), zero: Condvar::new() },
             outside: CachePadded::default(),
             shutdown: AtomicBool::new(false),
-            driver_claimed: AtomicBool::new(false),
-            driver_parked: AtomicUsize::new(NO_WORKER),
-            driver_deadline: AtomicU64::new(u64::MAX),
             exited: Mutex::new(0),
             exited_cv: Condvar::new(),
         }
@@ -292,30 +272,10 @@ impl Shared {
         queued
     }
 
-    /// Becomes the driver if nobody is; the driver role is given back when the guard drops.
-    ///
-    /// Only ever tried, never waited for, so a flag claimed with a compare-exchange rather than
-    /// a mutex (also because loom models a thread about to `try_lock` a held mutex as blocked).
-    pub(super) fn try_claim_driver(&self) -> Option<DriverGuard<'_>> {
-        // `then`, not `then_some`: a guard built eagerly would be dropped on failure and
-        // release a claim held by another worker.
-        self.driver_claimed
-            .compare_exchange(false, true, Acquire, Relaxed)
-            .is_ok()
-            .then(|| DriverGuard { shared: self })
-    }
-
-    /// A timer due at `tick` was registered; wake the driver if it sleeps past it.
-    ///
-    /// Pairs with `Worker::park_as_driver`: it publishes `driver_parked`, then reads the next
-    /// timer, then publishes the deadline it will sleep until (`u64::MAX` before that). We
-    /// published the timer before reading both. A SeqCst fence on each side between its write
-    /// and its read makes at least one side see the other: either the driver saw our timer, or
-    /// we see it parked with a later (or not yet decided) deadline and wake it.
+    /// A timer due at `tick` was registered: wake the driver if it sleeps past it (see
+    /// `driver/mod.rs`).
     pub(crate) fn timer_registered(&self, tick: u64) {
-        fence(SeqCst); // pairs with the fence in `Worker::park_as_driver`
-        let parked = self.driver_parked.load(SeqCst);
-        if parked != NO_WORKER && tick < self.driver_deadline.load(SeqCst) {
+        if let Some(parked) = self.driver.timer_registered(tick) {
             self.remotes[parked].unparker.unpark();
         }
     }
@@ -401,17 +361,6 @@ impl Shared {
         while let Some(task) = self.inject.pop() {
             task.cancel();
         }
-    }
-}
-
-/// The driver role, held while a worker parks as the driver.
-pub(super) struct DriverGuard<'a> {
-    shared: &'a Shared,
-}
-
-impl Drop for DriverGuard<'_> {
-    fn drop(&mut self) {
-        self.shared.driver_claimed.store(false, Release);
     }
 }
 

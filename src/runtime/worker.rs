@@ -30,8 +30,9 @@
 //! blocks its worker (no runtime can preempt it); other workers steal the rest of that worker's
 //! queue.
 
+use super::driver::DriverGuard;
 use super::queue::Local;
-use super::shared::{NO_WORKER, Queued, Shared};
+use super::shared::{Queued, Shared};
 use super::task::Notified;
 use super::{Handle, context, park::Parker};
 use crate::coop;
@@ -156,7 +157,7 @@ impl Worker {
                 self.run_task(task);
                 continue;
             }
-            if self.shared.timers.fire_due() > 0 {
+            if self.shared.driver.timers.fire_due() > 0 {
                 continue;
             }
             if let Some(task) = self.steal_work() {
@@ -216,12 +217,12 @@ impl Worker {
     /// is parked in the reactor, collect I/O events without blocking, so a busy runtime does
     /// not starve its sockets.
     fn maintenance(&self) {
-        self.shared.timers.fire_due();
+        self.shared.driver.timers.fire_due();
         #[cfg(not(loom))]
-        if self.shared.reactor.has_sources()
-            && let Some(_driver) = self.shared.try_claim_driver()
+        if self.shared.driver.reactor.has_sources()
+            && let Some(_role) = self.shared.driver.try_claim()
         {
-            self.shared.reactor.poll(Some(std::time::Duration::ZERO));
+            self.shared.driver.reactor.poll(Some(std::time::Duration::ZERO));
         }
     }
 
@@ -359,8 +360,8 @@ impl Worker {
 
     /// Sleeps once, as the driver if no other worker is, until notified or `wake_at`.
     fn sleep(&self, wake_at: Option<Instant>) {
-        match self.shared.try_claim_driver() {
-            Some(_driver) => self.park_as_driver(wake_at),
+        match self.shared.driver.try_claim() {
+            Some(role) => self.park_as_driver(&role, wake_at),
             None => self.parker.park(wake_at),
         }
         self.shared.remotes[self.index].activity.unparks.fetch_add(1, Relaxed);
@@ -413,7 +414,8 @@ impl Worker {
 
     /// What a watcher does after a sleep.
     fn watch_outcome(&self) -> Watch {
-        let has_own_work = !self.local.is_empty() || !self.lifo_is_empty() || self.shared.timers.is_due();
+        let has_own_work =
+            !self.local.is_empty() || !self.lifo_is_empty() || self.shared.driver.timers.is_due();
         if self.shared.is_shutdown() || !self.shared.idle.is_parked(self.index) || has_own_work {
             // Shutdown, or a notifier took this worker to search, or I/O events woke tasks
             // here, or a timer is due: the run loop takes it from here.
@@ -444,19 +446,11 @@ impl Worker {
         })
     }
 
-    /// Sleeps until notified, until the next timer is due (see `Shared::timer_registered` for
-    /// the other side of this handshake) or until `wake_at`.
-    fn park_as_driver(&self, wake_at: Option<Instant>) {
-        let shared = &self.shared;
-        shared.driver_parked.store(self.index, SeqCst);
-        fence(SeqCst); // pairs with the fence in `Shared::timer_registered`
-        let next = shared.timers.next_due_tick();
-        shared.driver_deadline.store(next, SeqCst);
-        let timer = (next != u64::MAX).then(|| shared.timers.instant_of(next));
-        let deadline = match (timer, wake_at) {
-            (Some(timer), Some(wake_at)) => Some(timer.min(wake_at)),
-            (timer, wake_at) => timer.or(wake_at),
-        };
+    /// Sleeps until notified, until the next timer is due (the driver protocol, `driver/mod.rs`)
+    /// or until `wake_at`.
+    fn park_as_driver(&self, role: &DriverGuard<'_>, wake_at: Option<Instant>) {
+        let driver = &self.shared.driver;
+        let deadline = driver.parking(role, self.index, wake_at);
         #[cfg(not(loom))]
         self.parker.park_in_reactor(deadline);
         // loom cannot model the poller: there the driver sleeps on its condition variable.
@@ -464,8 +458,7 @@ impl Worker {
         if deadline.is_none_or(|d| d > std::time::Instant::now()) {
             self.parker.park(deadline);
         }
-        shared.driver_deadline.store(u64::MAX, SeqCst);
-        shared.driver_parked.store(NO_WORKER, SeqCst);
+        driver.unparked(role);
     }
 
     /// Cancels every task still listed and every task queued on this worker (a task never

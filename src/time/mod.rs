@@ -1,6 +1,6 @@
 //! Timers: [`sleep`], [`sleep_until`], [`timeout`], [`interval`].
 //!
-//! Each runtime keeps one timing wheel (see `wheel.rs`) with 65.5 µs ticks. A timer never fires
+//! Each runtime keeps one timing wheel (`runtime/driver/wheel.rs`) with 65.5 µs ticks. A timer never fires
 //! early; it fires in the tick after its deadline, as soon as a worker looks: busy workers check
 //! every `event_interval` polls, and when every worker is idle the first one to park sleeps
 //! exactly until the next deadline.
@@ -18,116 +18,14 @@
 //! });
 //! ```
 
-mod wheel;
-
-use crate::loom::sync::Mutex;
-use crate::loom::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use crate::runtime::Handle;
+use crate::runtime::driver::time::Key;
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use wheel::{Key, TICK_SHIFT, Wheel};
-
-/// Most wakers taken out of the wheel under one hold of its lock.
-const FIRE_BATCH: usize = 1024;
-
-/// A runtime's timers.
-pub(crate) struct Timers {
-    start: Instant,
-    wheel: Mutex<Wheel>,
-    /// The tick the earliest timer is due (`u64::MAX`: none); read without the lock.
-    next: AtomicU64,
-}
-
-impl Timers {
-    pub(crate) fn new() -> Timers {
-        Timers { start: Instant::now(), wheel: Mutex::new(Wheel::new()), next: AtomicU64::new(u64::MAX) }
-    }
-
-    /// The first tick that starts at or after `t` (timers never fire early).
-    fn deadline_tick(&self, t: Instant) -> u64 {
-        let nanos = t.saturating_duration_since(self.start).as_nanos();
-        let tick = nanos.div_ceil(1 << TICK_SHIFT);
-        u64::try_from(tick).unwrap_or(u64::MAX - 1)
-    }
-
-    /// The tick now is in.
-    fn now_tick(&self) -> u64 {
-        let nanos = self.start.elapsed().as_nanos();
-        u64::try_from(nanos >> TICK_SHIFT).unwrap_or(u64::MAX - 1)
-    }
-
-    pub(crate) fn instant_of(&self, tick: u64) -> Instant {
-        self.start + Duration::from_nanos(tick.saturating_mul(1 << TICK_SHIFT))
-    }
-
-    /// True if a timer is due now.
-    pub(crate) fn is_due(&self) -> bool {
-        self.next.load(SeqCst) <= self.now_tick()
-    }
-
-    pub(crate) fn next_due_tick(&self) -> u64 {
-        self.next.load(SeqCst)
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.wheel.lock().len()
-    }
-
-    /// Registers a timer; returns its key and its tick.
-    fn register(&self, deadline: Instant, waker: &Waker) -> (Key, u64) {
-        let tick = self.deadline_tick(deadline);
-        let mut wheel = self.wheel.lock();
-        let key = wheel.insert(tick, waker.clone());
-        let due = tick.max(wheel.elapsed());
-        self.next.fetch_min(due, SeqCst);
-        (key, due)
-    }
-
-    /// Ready (and the entry removed) once the timer fired; otherwise updates its waker.
-    fn poll_entry(&self, key: Key, waker: &Waker) -> Poll<()> {
-        let mut wheel = self.wheel.lock();
-        if wheel.is_fired(key) {
-            wheel.remove(key);
-            Poll::Ready(())
-        } else {
-            wheel.set_waker(key, waker);
-            Poll::Pending
-        }
-    }
-
-    fn cancel(&self, key: Key) {
-        self.wheel.lock().remove(key);
-    }
-
-    /// Fires every due timer; returns how many tasks were woken.
-    pub(crate) fn fire_due(&self) -> usize {
-        let now = self.now_tick();
-        if self.next.load(SeqCst) > now {
-            return 0;
-        }
-        let mut woken = 0;
-        let mut wakers = Vec::new();
-        loop {
-            let more = {
-                let mut wheel = self.wheel.lock();
-                let more = wheel.advance(now, &mut wakers, FIRE_BATCH);
-                self.next.store(wheel.next_expiration().unwrap_or(u64::MAX), SeqCst);
-                more
-            };
-            woken += wakers.len();
-            for waker in wakers.drain(..) {
-                waker.wake();
-            }
-            if !more {
-                return woken;
-            }
-        }
-    }
-}
 
 /// Waits until `duration` has passed (pycos `yield task.sleep(t)`).
 pub fn sleep(duration: Duration) -> Sleep {
@@ -165,7 +63,7 @@ impl Sleep {
 
     fn cancel(&mut self) {
         if let Some((handle, key)) = self.entry.take() {
-            handle.shared.timers.cancel(key);
+            handle.shared.driver.timers.cancel(key);
         }
     }
 }
@@ -175,7 +73,7 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if let Some((handle, key)) = &self.entry {
-            if handle.shared.timers.poll_entry(*key, cx.waker()).is_pending() {
+            if handle.shared.driver.timers.poll_entry(*key, cx.waker()).is_pending() {
                 return Poll::Pending;
             }
             self.entry = None;
@@ -186,7 +84,7 @@ impl Future for Sleep {
             return Poll::Ready(());
         }
         let handle = Handle::current_or_default();
-        let (key, tick) = handle.shared.timers.register(self.deadline, cx.waker());
+        let (key, tick) = handle.shared.driver.timers.register(self.deadline, cx.waker());
         handle.shared.timer_registered(tick);
         self.entry = Some((handle, key));
         Poll::Pending
