@@ -2,7 +2,7 @@
 
 use super::park::Parker;
 use super::queue::Local;
-use super::shared::{Activity, Remote, Shared};
+use super::shared::{Activity, Shared, WorkerShared};
 use super::{Config, Handle, Runtime, worker};
 use crate::loom::sync::Arc;
 use crate::loom::thread;
@@ -137,10 +137,10 @@ impl Builder {
         #[cfg(loom)]
         let new_parker = Parker::new;
         let locals: Vec<(Local, Parker)> = (0..workers).map(|_| (Local::new(), new_parker())).collect();
-        let remotes = locals
+        let shared_parts = locals
             .iter()
             .map(|(local, parker)| {
-                CachePadded::new(Remote {
+                CachePadded::new(WorkerShared {
                     stealer: local.stealer(),
                     unparker: parker.unparker(),
                     activity: CachePadded::new(Activity::default()),
@@ -156,7 +156,7 @@ impl Builder {
             #[cfg(not(loom))]
             reactor,
         );
-        let shared = Arc::new(Shared::new(remotes, config, driver));
+        let shared = Arc::new(Shared::new(shared_parts, config, driver));
         let handle = Handle { shared: shared.clone() };
         let mut threads = Vec::with_capacity(workers);
         for (index, (local, parker)) in locals.into_iter().enumerate() {

@@ -18,7 +18,7 @@ crate::loom::thread_local! {
 /// Runs `f` with this thread's worker, if it is one.
 pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
     let ptr = WORKER.try_with(|w| w.get()).unwrap_or(std::ptr::null());
-    // SAFETY: the pointer is set by `run_worker` for the lifetime of the worker, which outlives
+    // SAFETY: the pointer is set by `set_worker` (from `worker::run`) for the lifetime of the worker, which outlives
     // every call made on its thread, and cleared before the worker is dropped.
     f(unsafe { ptr.as_ref() })
 }

@@ -163,14 +163,14 @@ impl Runtime {
     /// On a worker thread (a task waiting for all tasks would wait for itself).
     pub fn join(&self) {
         assert_not_worker("Runtime::join");
-        self.handle.shared.wait_live_zero(None);
+        self.handle.shared.wait_non_daemon_zero(None);
     }
 
     /// Like [`join`](Runtime::join), giving up after `timeout`; true if every non-daemon task
     /// ended.
     pub fn join_timeout(&self, timeout: Duration) -> bool {
         assert_not_worker("Runtime::join_timeout");
-        self.handle.shared.wait_live_zero(Some(Instant::now() + timeout))
+        self.handle.shared.wait_non_daemon_zero(Some(Instant::now() + timeout))
     }
 
     /// Shuts down, waiting at most `timeout` for the workers to finish what they are polling.
@@ -194,7 +194,7 @@ impl Runtime {
         if threads.is_empty() {
             return ShutdownReport::default();
         }
-        if context::with_worker(|w| w.is_some_and(|w| w.is_of(shared))) {
+        if context::with_worker(|w| w.is_some_and(|w| w.serves(shared))) {
             // Dropped by one of its own tasks: the workers cannot be waited for from one of
             // them. They finish on their own.
             return ShutdownReport::default();
@@ -207,7 +207,7 @@ impl Runtime {
             return ShutdownReport::default();
         }
         let stuck_tasks = shared
-            .remotes
+            .workers
             .iter()
             .filter_map(|r| TaskId::from_u64(r.activity.running.load(Relaxed)))
             .collect();
@@ -368,13 +368,13 @@ impl Handle {
         RuntimeMetrics {
             workers: shared.num_workers(),
             live_tasks: shared.live_tasks(),
-            non_daemon_tasks: shared.live_count(),
+            non_daemon_tasks: shared.non_daemon_count(),
             global_queue_depth: shared.inject.len(),
-            local_queue_depth: shared.remotes.iter().map(|r| r.stealer.len()).sum(),
+            local_queue_depth: shared.workers.iter().map(|r| r.stealer.len()).sum(),
             parked_workers: shared.idle.num_parked(),
             timers: shared.driver.timers.len(),
             worker_unparks: shared.total(|activity| &activity.unparks),
-            worker_polls: shared.remotes.iter().map(|r| r.activity.polls.load(Relaxed)).collect(),
+            worker_polls: shared.workers.iter().map(|r| r.activity.polls.load(Relaxed)).collect(),
             worker_steals: shared.total(|activity| &activity.steals),
             worker_watches: shared.total(|activity| &activity.watches),
         }

@@ -38,7 +38,7 @@ pub(crate) struct Spawned {
 }
 
 /// What other threads may touch of one worker.
-pub(crate) struct Remote {
+pub(crate) struct WorkerShared {
     /// Read by every thief and every notifier; written never.
     pub(super) stealer: Stealer,
     pub(super) unparker: Unparker,
@@ -80,7 +80,7 @@ pub(crate) struct Activity {
 
 pub(crate) struct Shared {
     /// Padded: one worker's entry is read by others while its neighbour's worker writes.
-    pub(super) remotes: Box<[CachePadded<Remote>]>,
+    pub(super) workers: Box<[CachePadded<WorkerShared>]>,
     pub(super) inject: Inject,
     pub(super) idle: Idle,
     pub(super) owned: OwnedTasks,
@@ -91,7 +91,7 @@ pub(crate) struct Shared {
     pub(crate) blocking: std::sync::OnceLock<rycos_pool::ThreadPool>,
     /// What the layers above keep per runtime (the name registry, later a node).
     pub(crate) services: super::services::Services,
-    live: Live,
+    non_daemon: NonDaemon,
     /// Tasks spawned and ended off the workers (see `Activity::spawned`); padded away from the
     /// fields every spawn reads.
     outside: CachePadded<Activity>,
@@ -101,25 +101,25 @@ pub(crate) struct Shared {
 }
 
 /// Tasks `Runtime::join` waits for (non-daemon tasks that have not ended).
-struct Live {
+struct NonDaemon {
     count: AtomicUsize,
     lock: Mutex<()>,
     zero: Condvar,
 }
 
 impl Shared {
-    pub(super) fn new(remotes: Box<[CachePadded<Remote>]>, config: Config, driver: Driver) -> Shared {
-        let workers = remotes.len();
+    pub(super) fn new(workers: Box<[CachePadded<WorkerShared>]>, config: Config, driver: Driver) -> Shared {
+        let count = workers.len();
         Shared {
-            remotes,
+            workers,
             inject: Inject::new(),
-            idle: Idle::new(workers),
-            owned: OwnedTasks::new(workers),
+            idle: Idle::new(count),
+            owned: OwnedTasks::new(count),
             driver,
             config,
             services: Default::default(),
             blocking: std::sync::OnceLock::new(),
-            live: Live { count: AtomicUsize::new(0), lock: Mutex::new(()), zero: Condvar::new() },
+            non_daemon: NonDaemon { count: AtomicUsize::new(0), lock: Mutex::new(()), zero: Condvar::new() },
             outside: CachePadded::default(),
             shutdown: AtomicBool::new(false),
             exited: Mutex::new(0),
@@ -128,7 +128,7 @@ impl Shared {
     }
 
     pub(super) fn num_workers(&self) -> usize {
-        self.remotes.len()
+        self.workers.len()
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
@@ -149,7 +149,7 @@ impl Shared {
             task.raw.extras().set_name(name.clone());
         }
         if !options.daemon {
-            this.live_inc();
+            this.non_daemon_inc();
         }
         this.count(|activity| &activity.spawned);
         if this.is_shutdown() {
@@ -166,8 +166,8 @@ impl Shared {
     /// runtime's workers (no cache line shared with the other workers), else on a shared one.
     fn count(&self, counter: impl Fn(&Activity) -> &AtomicU64) {
         context::with_worker(|worker| match worker {
-            Some(worker) if worker.belongs_to(self) => {
-                let own = counter(&self.remotes[worker.index].activity);
+            Some(worker) if worker.accepts_tasks_for(self) => {
+                let own = counter(&self.workers[worker.index].activity);
                 own.store(own.load(Relaxed) + 1, Relaxed);
             }
             _ => {
@@ -178,12 +178,12 @@ impl Shared {
 
     /// A worker counter summed over the workers.
     pub(super) fn total(&self, counter: impl Fn(&Activity) -> &AtomicU64) -> u64 {
-        self.remotes.iter().map(|remote| counter(&remote.activity).load(Relaxed)).sum()
+        self.workers.iter().map(|entry| counter(&entry.activity).load(Relaxed)).sum()
     }
 
     /// Tasks spawned and not yet ended, from the counters `count` keeps.
     pub(super) fn live_tasks(&self) -> usize {
-        let activities = self.remotes.iter().map(|remote| &remote.activity).chain([&self.outside]);
+        let activities = self.workers.iter().map(|entry| &entry.activity).chain([&self.outside]);
         let (spawned, ended) = activities
             .fold((0u64, 0u64), |(s, e), a| (s + a.spawned.load(Relaxed), e + a.ended.load(Relaxed)));
         usize::try_from(spawned.saturating_sub(ended)).unwrap_or(usize::MAX)
@@ -193,8 +193,8 @@ impl Shared {
     /// to the global queue from outside.
     fn schedule_new(&self, task: Notified) {
         context::with_worker(|worker| match worker {
-            Some(worker) if worker.belongs_to(self) => worker.push_local(task),
-            _ => self.push_remote(task),
+            Some(worker) if worker.accepts_tasks_for(self) => worker.push_local(task),
+            _ => self.push_from_outside(task),
         });
     }
 
@@ -205,14 +205,14 @@ impl Shared {
             context::is_worker_thread()
         );
         context::with_worker(|worker| match worker {
-            Some(worker) if worker.belongs_to(self) => worker.schedule_local(task, is_yield),
-            _ => self.push_remote(task),
+            Some(worker) if worker.accepts_tasks_for(self) => worker.schedule_local(task, is_yield),
+            _ => self.push_from_outside(task),
         });
     }
 
     /// Queues a task scheduled from outside the workers.
-    fn push_remote(&self, task: Notified) {
-        crate::loom::loom_trace!("push_remote {:?}", task.id());
+    fn push_from_outside(&self, task: Notified) {
+        crate::loom::loom_trace!("push_from_outside {:?}", task.id());
         if self.is_shutdown() {
             // A listed task is cancelled through the owner list; one never polled, only here.
             // (Cancelling listed ones here too would cascade: a cancelled task's monitors are
@@ -252,7 +252,7 @@ impl Shared {
     fn unpark_chosen(&self, chosen: Option<usize>) {
         crate::loom::loom_trace!("notify -> {chosen:?}");
         if let Some(index) = chosen {
-            self.remotes[index].unparker.unpark();
+            self.workers[index].unparker.unpark();
         }
     }
 
@@ -262,8 +262,8 @@ impl Shared {
             return Queued::Surplus;
         }
         let mut queued = Queued::Nothing;
-        for remote in self.remotes.iter() {
-            match remote.stealer.len() {
+        for entry in self.workers.iter() {
+            match entry.stealer.len() {
                 0 => {}
                 1 => queued = Queued::Lone,
                 _ => return Queued::Surplus,
@@ -276,35 +276,35 @@ impl Shared {
     /// `driver/mod.rs`).
     pub(crate) fn timer_registered(&self, tick: u64) {
         if let Some(parked) = self.driver.timer_registered(tick) {
-            self.remotes[parked].unparker.unpark();
+            self.workers[parked].unparker.unpark();
         }
     }
 
-    pub(super) fn live_inc(&self) {
-        self.live.count.fetch_add(1, Relaxed);
+    pub(super) fn non_daemon_inc(&self) {
+        self.non_daemon.count.fetch_add(1, Relaxed);
     }
 
-    pub(super) fn live_dec(&self) {
-        if self.live.count.fetch_sub(1, AcqRel) == 1 {
+    pub(super) fn non_daemon_dec(&self) {
+        if self.non_daemon.count.fetch_sub(1, AcqRel) == 1 {
             // Notify under the lock so a waiter between its check and its wait cannot miss it.
-            let _guard = self.live.lock.lock();
-            self.live.zero.notify_all();
+            let _guard = self.non_daemon.lock.lock();
+            self.non_daemon.zero.notify_all();
         }
     }
 
-    pub(super) fn live_count(&self) -> usize {
-        self.live.count.load(Acquire)
+    pub(super) fn non_daemon_count(&self) -> usize {
+        self.non_daemon.count.load(Acquire)
     }
 
     /// Waits until no non-daemon task is left; false if `deadline` passed first.
-    pub(super) fn wait_live_zero(&self, deadline: Option<Instant>) -> bool {
-        let mut guard = self.live.lock.lock();
-        while self.live.count.load(Acquire) != 0 {
+    pub(super) fn wait_non_daemon_zero(&self, deadline: Option<Instant>) -> bool {
+        let mut guard = self.non_daemon.lock.lock();
+        while self.non_daemon.count.load(Acquire) != 0 {
             match deadline {
-                None => self.live.zero.wait(&mut guard),
+                None => self.non_daemon.zero.wait(&mut guard),
                 Some(deadline) => {
-                    if self.live.zero.wait_until(&mut guard, deadline).timed_out() {
-                        return self.live.count.load(Acquire) == 0;
+                    if self.non_daemon.zero.wait_until(&mut guard, deadline).timed_out() {
+                        return self.non_daemon.count.load(Acquire) == 0;
                     }
                 }
             }
@@ -322,9 +322,9 @@ impl Shared {
             return false;
         }
         self.shutdown.store(true, SeqCst);
-        fence(SeqCst); // pairs with the fence in `push_remote`
-        for remote in self.remotes.iter() {
-            remote.unparker.unpark();
+        fence(SeqCst); // pairs with the fence in `push_from_outside`
+        for entry in self.workers.iter() {
+            entry.unparker.unpark();
         }
         true
     }
@@ -384,7 +384,7 @@ impl Schedule for Arc<Shared> {
     fn task_ended(&self, daemon: bool) {
         self.count(|activity| &activity.ended);
         if !daemon {
-            self.live_dec();
+            self.non_daemon_dec();
         }
     }
 
@@ -392,11 +392,11 @@ impl Schedule for Arc<Shared> {
         // Count before un-daemonising, so `join` never sees a transient zero while this task
         // can still run; undo if nothing changed.
         if !daemon {
-            self.live_inc();
+            self.non_daemon_inc();
         }
         let changed = task.transition_daemon(daemon) == Some(true);
         if daemon == changed {
-            self.live_dec();
+            self.non_daemon_dec();
         }
     }
 }

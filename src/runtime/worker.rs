@@ -100,7 +100,7 @@ pub(crate) struct Worker {
 
 /// The body of a worker thread.
 pub(super) fn run(shared: Arc<Shared>, index: usize, local: Local, parker: Parker) {
-    let workers = shared.remotes.len();
+    let workers = shared.workers.len();
     let worker = Worker {
         shared,
         index,
@@ -142,12 +142,12 @@ impl Worker {
     }
 
     /// True if this worker belongs to the runtime `shared`.
-    pub(super) fn is_of(&self, shared: &Shared) -> bool {
+    pub(super) fn serves(&self, shared: &Shared) -> bool {
         std::ptr::eq(&*self.shared, shared)
     }
 
     /// True if this worker belongs to the runtime `shared` and still accepts tasks.
-    pub(super) fn belongs_to(&self, shared: &Shared) -> bool {
+    pub(super) fn accepts_tasks_for(&self, shared: &Shared) -> bool {
         std::ptr::eq(&*self.shared, shared) && !self.shutting_down.get()
     }
 
@@ -198,13 +198,13 @@ impl Worker {
             // The last searcher found work: there may be more, let another worker look.
             self.shared.notify_parked();
         }
-        let remote = &self.shared.remotes[self.index];
-        remote.activity.running.store(task.id().as_u64(), Relaxed);
+        let entry = &self.shared.workers[self.index];
+        entry.activity.running.store(task.id().as_u64(), Relaxed);
         // Counted before the poll, so whoever learns of the task's progress sees the count.
         // Only this worker writes it: a plain load and store, no locked instruction.
-        remote.activity.polls.store(remote.activity.polls.load(Relaxed) + 1, Relaxed);
+        entry.activity.polls.store(entry.activity.polls.load(Relaxed) + 1, Relaxed);
         coop::budgeted(|| task.run());
-        remote.activity.running.store(0, Relaxed);
+        entry.activity.running.store(0, Relaxed);
 
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
@@ -285,15 +285,15 @@ impl Worker {
 
     /// One pass over the other workers' queues and the global queue.
     fn steal_once(&self) -> Option<Notified> {
-        let remotes = &self.shared.remotes;
-        let n = remotes.len();
+        let workers = &self.shared.workers;
+        let n = workers.len();
         let start = self.next_random() as usize % n;
         for i in 0..n {
             let victim = (start + i) % n;
             if victim == self.index {
                 continue;
             }
-            let stealer = &remotes[victim].stealer;
+            let stealer = &workers[victim].stealer;
             // An empty queue is skipped, not raced for: a steal attempt started on an empty
             // queue takes the lone task its owner queues meanwhile, and with it the chain of
             // tasks that task starts (seen as hundreds of hops in a 10 ms chained_spawn).
@@ -303,7 +303,7 @@ impl Worker {
                 _ => {}
             }
             if let Some(task) = stealer.steal_into(&self.local) {
-                let steals = &self.shared.remotes[self.index].activity.steals;
+                let steals = &self.shared.workers[self.index].activity.steals;
                 steals.store(steals.load(Relaxed) + 1, Relaxed);
                 return Some(task);
             }
@@ -317,7 +317,7 @@ impl Worker {
         if LONE_TASK_GRACE.is_zero() {
             return false;
         }
-        let polls = self.shared.remotes[victim].activity.polls.load(Relaxed);
+        let polls = self.shared.workers[victim].activity.polls.load(Relaxed);
         let now = Instant::now();
         let seen = &self.seen_polls[victim];
         let (last_polls, mut since) = seen.get();
@@ -364,7 +364,7 @@ impl Worker {
             Some(role) => self.park_as_driver(&role, wake_at),
             None => self.parker.park(wake_at),
         }
-        self.shared.remotes[self.index].activity.unparks.fetch_add(1, Relaxed);
+        self.shared.workers[self.index].activity.unparks.fetch_add(1, Relaxed);
     }
 
     /// Stays parked as the watcher of lone tasks (see `LONE_TASK_GRACE`): sleeps an interval at
@@ -376,7 +376,7 @@ impl Worker {
         // Counted as a watcher throughout, also while it looks between sleeps: a lone task
         // queued meanwhile is covered by its next look and need not wake it.
         self.shared.idle.start_watching();
-        let watches = &self.shared.remotes[self.index].activity.watches;
+        let watches = &self.shared.workers[self.index].activity.watches;
         watches.store(watches.load(Relaxed) + 1, Relaxed);
         let mut interval = WATCH_FIRST;
         loop {
@@ -424,7 +424,7 @@ impl Worker {
         match self.shared.queued_work() {
             Queued::Surplus => Watch::Return,
             // No other worker runs: nothing can get stuck, and nothing gets queued unnoticed.
-            Queued::Nothing if self.shared.idle.num_parked() == self.shared.remotes.len() => Watch::Sleep,
+            Queued::Nothing if self.shared.idle.num_parked() == self.shared.workers.len() => Watch::Sleep,
             // Lone tasks to watch, or a running worker that may queue one, waking nobody.
             _ => Watch::Continue,
         }
@@ -433,16 +433,16 @@ impl Worker {
     /// Records every other worker's poll count as seen at `now` (see `within_lone_task_grace`).
     fn note_polls(&self, now: Instant) {
         for (victim, seen) in self.seen_polls.iter().enumerate() {
-            seen.set((self.shared.remotes[victim].activity.polls.load(Relaxed), now));
+            seen.set((self.shared.workers[victim].activity.polls.load(Relaxed), now));
         }
     }
 
     /// True if a worker with a lone task queued has not started a poll since `note_polls`.
     fn a_lone_task_is_stuck(&self) -> bool {
-        self.shared.remotes.iter().zip(self.seen_polls.iter()).enumerate().any(|(victim, (remote, seen))| {
+        self.shared.workers.iter().zip(self.seen_polls.iter()).enumerate().any(|(victim, (entry, seen))| {
             victim != self.index
-                && remote.stealer.len() == 1
-                && remote.activity.polls.load(Relaxed) == seen.get().0
+                && entry.stealer.len() == 1
+                && entry.activity.polls.load(Relaxed) == seen.get().0
         })
     }
 
@@ -479,9 +479,9 @@ impl Worker {
         // Tasks never polled also wait in the global queue and in the queues of workers that may
         // be stuck in a poll for good (`shutdown_timeout` leaves them behind): cancel those too.
         self.shared.drain_inject();
-        let others = self.shared.remotes.iter().enumerate().filter(|&(index, _)| index != self.index);
-        for (_, remote) in others {
-            while let Some(task) = remote.stealer.steal_into(&self.local) {
+        let others = self.shared.workers.iter().enumerate().filter(|&(index, _)| index != self.index);
+        for (_, entry) in others {
+            while let Some(task) = entry.stealer.steal_into(&self.local) {
                 task.cancel();
                 while let Some(task) = self.local.pop() {
                     task.cancel();
