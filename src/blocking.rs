@@ -3,13 +3,17 @@
 //! - [`blocking`] runs a blocking closure on the runtime's own thread pool (started on first
 //!   use, up to 512 threads, idle ones exit after 10 s).
 //! - [`AsyncThreadPool`] is a dedicated pool, for pycos users who size their own.
-//! - [`compute`] runs CPU-heavy work on rayon's pool, whose threads match the cores.
+//! - `compute` runs CPU-heavy work on rayon's pool, whose threads match the cores (feature
+//!   `compute`, on by default).
 //!
 //! All three return a [`Completion`]: `.await` it for `Result<T, JobError>` (`Err` if the
 //! closure panicked). Dropping it before the job starts skips the job.
 
 use crate::runtime::Handle;
-use rycos_pool::{Completion, JobError, ThreadPool, completion};
+use rycos_pool::{Completion, ThreadPool};
+#[cfg(feature = "compute")]
+use rycos_pool::{JobError, completion};
+#[cfg(feature = "compute")]
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
@@ -30,6 +34,7 @@ where
     Handle::current_or_default().blocking_pool().spawn(f)
 }
 
+#[cfg(feature = "compute")]
 /// Runs CPU-heavy `f` on rayon's global pool; the task waits without holding a worker.
 ///
 /// ```
@@ -47,6 +52,7 @@ where
     completion
 }
 
+#[cfg(feature = "compute")]
 /// Like [`compute`], on the given rayon pool.
 pub fn compute_in<T, F>(pool: &rayon::ThreadPool, f: F) -> Completion<T>
 where
@@ -58,6 +64,7 @@ where
     completion
 }
 
+#[cfg(feature = "compute")]
 fn run_to<T, F: FnOnce() -> T>(completer: rycos_pool::Completer<T>, f: F) {
     if completer.start() {
         completer.complete(catch_unwind(AssertUnwindSafe(f)).map_err(JobError::Panicked));
@@ -109,5 +116,24 @@ impl AsyncThreadPool {
     /// The underlying pool (queue length, thread counts).
     pub fn pool(&self) -> &ThreadPool {
         &self.pool
+    }
+}
+
+#[cfg(all(test, feature = "compute", not(loom)))]
+mod tests {
+    use rycos_pool::JobError;
+
+    #[test]
+    fn compute_returns_the_value_and_reports_a_panic() {
+        let rt = crate::Runtime::new().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        rt.block_on(async {
+            assert_eq!(super::compute(|| (1..=10u64).product::<u64>()).await.unwrap(), 3_628_800);
+            assert_eq!(super::compute_in(&pool, || 6 * 7).await.unwrap(), 42);
+            let failed = super::compute_in(&pool, || -> u32 { panic!("bad input") }).await;
+            assert!(matches!(failed, Err(JobError::Panicked(_))), "{failed:?}");
+            // The pool survived the panic.
+            assert_eq!(super::compute_in(&pool, || 1 + 1).await.unwrap(), 2);
+        });
     }
 }

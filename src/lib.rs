@@ -49,6 +49,18 @@
 //! | `AsyncThreadPool` | [`AsyncThreadPool`], [`blocking`], [`compute`] |
 //! | `AsyncFile` / `AsyncPipe` | [`fs::File`] / [`process`] |
 //!
+//!
+//! ## Cargo features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `tls` | on | [`tls`]: TLS streams over rustls (ring) |
+//! | `compute` | on | [`compute`] / [`compute_in`]: CPU-heavy work on rayon's pool |
+//! | `dist` | off | reserved for the distribution layer (serde + postcard); nothing yet |
+//!
+//! With `default-features = false` you get the runtime, tasks, mailboxes, monitors, names,
+//! channels, sync primitives, timers, TCP/UDP/Unix sockets, files, pipes and the blocking pool.
+//!
 //! [pycos]: https://pycos.org
 
 #![warn(
@@ -79,10 +91,12 @@ pub mod runtime;
 pub mod sync;
 pub mod task;
 pub mod time;
-#[cfg(not(loom))]
+#[cfg(all(feature = "tls", not(loom)))]
 pub mod tls;
 
-pub use blocking::{AsyncThreadPool, blocking, compute, compute_in};
+pub use blocking::{AsyncThreadPool, blocking};
+#[cfg(feature = "compute")]
+pub use blocking::{compute, compute_in};
 pub use error::{DeliverError, RecvError, SendError, SpawnError, TryRecvError};
 pub use monitor::{Exit, ExitReason, ExitValue, MonitorRef};
 pub use registry::{LocateError, RegisterError, locate};

@@ -6,6 +6,29 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, mpsc};
 use std::time::{Duration, Instant};
 
+/// Ends the test process if the test is still running after `limit`: a deadlocked pool (jobs
+/// blocked on condvars that are never signalled) fails loudly instead of hanging CI.
+fn watchdog(limit: Duration) -> Watchdog {
+    let (done, seen) = mpsc::channel::<()>();
+    let name = std::thread::current().name().unwrap_or("?").to_owned();
+    std::thread::spawn(move || {
+        if let Err(mpsc::RecvTimeoutError::Timeout) = seen.recv_timeout(limit) {
+            use std::io::Write;
+            // Not eprintln!: the harness captures it, and the capture dies with the process.
+            let _ = writeln!(std::io::stderr(), "watchdog: test `{name}` still running after {limit:?}");
+            std::process::exit(101);
+        }
+    });
+    Watchdog { _done: done }
+}
+
+/// Dropped at the end of the test: closes the channel, which releases the watchdog thread.
+struct Watchdog {
+    _done: mpsc::Sender<()>,
+}
+
+const LIMIT: Duration = Duration::from_secs(60);
+
 /// Polls `cond` until it holds or `limit` passes (the pool changes state on its own threads).
 fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
@@ -20,6 +43,7 @@ fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 
 #[test]
 fn grows_under_load_and_shrinks_when_idle() {
+    let _watchdog = watchdog(LIMIT);
     let pool =
         ThreadPool::builder().min_threads(1).max_threads(8).idle_timeout(Duration::from_millis(50)).build();
     assert_eq!(pool.threads(), 1);
@@ -42,6 +66,7 @@ fn grows_under_load_and_shrinks_when_idle() {
 
 #[test]
 fn never_exceeds_max_threads_and_queues_the_rest() {
+    let _watchdog = watchdog(LIMIT);
     let pool = ThreadPool::new(2);
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let release_rx = Arc::new(std::sync::Mutex::new(release_rx));
@@ -67,6 +92,7 @@ fn never_exceeds_max_threads_and_queues_the_rest() {
 
 #[test]
 fn a_refused_thread_lowers_the_limit_and_loses_no_job() {
+    let _watchdog = watchdog(LIMIT);
     let started = Arc::new(AtomicUsize::new(0));
     let counter = started.clone();
     let pool = ThreadPool::builder()
@@ -97,6 +123,7 @@ fn a_refused_thread_lowers_the_limit_and_loses_no_job() {
 
 #[test]
 fn with_no_thread_at_all_a_job_fails_instead_of_waiting_forever() {
+    let _watchdog = watchdog(LIMIT);
     let pool = ThreadPool::builder()
         .thread_starter(|_, _| Err(std::io::Error::new(std::io::ErrorKind::WouldBlock, "simulated")))
         .build();
@@ -108,6 +135,7 @@ fn with_no_thread_at_all_a_job_fails_instead_of_waiting_forever() {
 
 #[test]
 fn a_panicking_job_fails_its_completion_and_the_thread_goes_on() {
+    let _watchdog = watchdog(LIMIT);
     let pool = ThreadPool::new(1);
     let bad = pool.spawn(|| -> u32 { panic!("bad input") });
     let good = pool.spawn(|| 5);
@@ -121,6 +149,7 @@ fn a_panicking_job_fails_its_completion_and_the_thread_goes_on() {
 
 #[test]
 fn dropping_a_completion_before_its_job_starts_skips_the_job() {
+    let _watchdog = watchdog(LIMIT);
     let pool = ThreadPool::new(1);
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let blocker = pool.spawn(move || release_rx.recv().unwrap());
@@ -143,6 +172,7 @@ fn dropping_a_completion_before_its_job_starts_skips_the_job() {
 
 #[test]
 fn join_waits_for_everything_queued() {
+    let _watchdog = watchdog(LIMIT);
     let pool = ThreadPool::new(3);
     let done = Arc::new(AtomicUsize::new(0));
     let jobs: Vec<_> = (0..50)
@@ -163,6 +193,7 @@ fn join_waits_for_everything_queued() {
 
 #[test]
 fn shutdown_finishes_or_reports_every_job() {
+    let _watchdog = watchdog(LIMIT);
     let pool = ThreadPool::new(1);
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let stuck = pool.spawn(move || release_rx.recv_timeout(Duration::from_secs(10)).is_ok());
@@ -188,6 +219,7 @@ fn shutdown_finishes_or_reports_every_job() {
 
 #[test]
 fn completions_work_under_other_executors() {
+    let _watchdog = watchdog(LIMIT);
     let pool = ThreadPool::new(2);
     let a = futures::executor::block_on(pool.spawn(|| "futures"));
     assert_eq!(a.unwrap(), "futures");
@@ -198,6 +230,7 @@ fn completions_work_under_other_executors() {
 
 #[test]
 fn close_lets_queued_jobs_run_and_refuses_new_ones() {
+    let _watchdog = watchdog(LIMIT);
     let pool = ThreadPool::new(1);
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let first = pool.spawn(move || release_rx.recv().is_ok());
@@ -215,6 +248,7 @@ fn close_lets_queued_jobs_run_and_refuses_new_ones() {
 
 #[test]
 fn a_detached_completion_does_not_skip_its_job() {
+    let _watchdog = watchdog(LIMIT);
     let pool = ThreadPool::new(1);
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let blocker = pool.spawn(move || release_rx.recv().unwrap());

@@ -17,4 +17,6 @@ pub use tcp::{DEFAULT_BACKLOG, Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
 
+// Framing over any byte stream, shared with `tls`.
+#[cfg(feature = "tls")]
 pub(crate) use framing::{read_exact, recv_msg, send_msg, write_all};
