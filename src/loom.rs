@@ -57,6 +57,7 @@ pub(crate) use loom_impl::*;
 #[cfg(not(loom))]
 mod std_impl {
     pub(crate) mod sync {
+        pub(crate) use once_cell::race::OnceBox;
         pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
         pub(crate) use std::sync::Arc;
 
@@ -108,6 +109,51 @@ mod loom_impl {
         pub(crate) use loom::sync::Arc;
         use std::ops::{Deref, DerefMut};
 
+        /// `once_cell::race::OnceBox` on a loom atomic, so that loom sees the race to create
+        /// the value (a task's extras, made on first use, race with its completion).
+        #[derive(Debug)]
+        pub(crate) struct OnceBox<T>(loom::sync::atomic::AtomicPtr<T>);
+
+        impl<T> OnceBox<T> {
+            pub(crate) fn new() -> Self {
+                Self(loom::sync::atomic::AtomicPtr::new(std::ptr::null_mut()))
+            }
+            pub(crate) fn get(&self) -> Option<&T> {
+                let ptr = self.0.load(std::sync::atomic::Ordering::Acquire);
+                // SAFETY: a non-null pointer came from `Box::into_raw` in `get_or_init` and is
+                // freed only in `drop`, which `&self` outlives.
+                unsafe { ptr.as_ref() }
+            }
+            pub(crate) fn get_or_init(&self, init: impl FnOnce() -> Box<T>) -> &T {
+                use std::sync::atomic::Ordering::{AcqRel, Acquire};
+                if let Some(value) = self.get() {
+                    return value;
+                }
+                let new = Box::into_raw(init());
+                let ptr = match self.0.compare_exchange(std::ptr::null_mut(), new, AcqRel, Acquire) {
+                    Ok(_) => new,
+                    Err(winner) => {
+                        // SAFETY: `new` lost the race and was never shared.
+                        drop(unsafe { Box::from_raw(new) });
+                        winner
+                    }
+                };
+                // SAFETY: as in `get`.
+                unsafe { &*ptr }
+            }
+        }
+
+        impl<T> Drop for OnceBox<T> {
+            fn drop(&mut self) {
+                self.0.with_mut(|ptr| {
+                    if !ptr.is_null() {
+                        // SAFETY: made by `Box::into_raw`, owned by this cell alone now.
+                        drop(unsafe { Box::from_raw(*ptr) });
+                    }
+                });
+            }
+        }
+
         pub(crate) mod atomic {
             pub(crate) use loom::sync::atomic::{
                 AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
@@ -127,6 +173,12 @@ mod loom_impl {
             }
             pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
                 MutexGuard(Some(self.0.lock().unwrap()))
+            }
+        }
+
+        impl<T: Default> Default for Mutex<T> {
+            fn default() -> Self {
+                Self::new(T::default())
             }
         }
 

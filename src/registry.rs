@@ -11,14 +11,16 @@
 //! a wrong cast. Types are told apart by `TypeId` in a process; across nodes that cannot work,
 //! so every entry also keeps a type *name*, the seam a stable type name will use.
 
+use crate::loom::sync::Mutex;
 use crate::runtime::Handle;
 use crate::task::extras::HookToken;
 use crate::task::{AnyTaskRef, TaskId, TaskRef};
-use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
+// std's `Arc`: the registry needs `Weak` (loom's `Arc` has none), and no protocol here rests
+// on the reference counts.
 use std::sync::{Arc, Weak};
 
 /// The namespaces.

@@ -44,19 +44,21 @@
 //! ```
 
 mod log;
+#[cfg(all(test, loom))]
+mod loom_channel;
 mod route;
 
+use crate::loom::sync::Mutex;
+use crate::loom::sync::atomic::Ordering;
 use crate::registry::Registry;
 use crate::runtime::Handle;
 use crate::task::{TaskId, TaskRef};
 use crate::time::timeout_at;
 use log::Writer;
-use parking_lot::Mutex;
 use route::{Board, Bounded, Offer, PendingDelivery, Reader};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -223,11 +225,14 @@ where
     }
 }
 
+// The two process-wide statics stay on `parking_lot` / `std` (loom's primitives cannot be built
+// in a `static`); neither takes part in a protocol the loom models check.
+
 /// Serialises channel-to-channel subscriptions, so two of them racing cannot make a cycle that
 /// neither saw.
-static HIERARCHY: Mutex<()> = Mutex::new(());
+static HIERARCHY: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
 
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Why a channel could not be created, found or subscribed to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -602,12 +607,7 @@ impl<M: Clone + Send + Sync + 'static> Channel<M> {
         }
         // Counted before appending: a task that reads the message and ends at once still got it.
         delivered += state.readers.len();
-        state.log.push(message);
-        // Pairs with the fence in the mailbox between putting a receiver on the waiting list
-        // and looking at its sources once more: either that look finds this message, or this
-        // wake-up finds the receiver on the list.
-        fence(Ordering::SeqCst);
-        self.inner.board.wake_waiting();
+        route::append(&mut state.log, &self.inner.board, message);
         Ok(delivered)
     }
 
@@ -661,7 +661,7 @@ impl<M> Drop for Inner<M> {
     /// mailboxes drop their sources at their next read.
     fn drop(&mut self) {
         self.registry.unregister_channel(&self.name, self as *const Self as *const ());
-        self.state.get_mut().end_readers();
+        self.state.lock().end_readers();
     }
 }
 

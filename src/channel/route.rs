@@ -11,15 +11,27 @@
 //!   queue of waiting deliveries, so a slow subscriber slows its publisher down instead of
 //!   growing without limit.
 
-use super::log::Cursor;
+use super::log::{Cursor, Writer};
+use crate::loom::sync::Mutex;
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use crate::task::mailbox::Source;
 use crate::task::{TaskId, TaskRef};
-use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+// std's `Arc`: flags link back to the board weakly, and loom's `Arc` has no `Weak`.
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
+
+/// Appends `message` to the log and wakes the log subscribers waiting for it.
+pub(super) fn append<M>(log: &mut Writer<M>, board: &Board, message: M) {
+    log.push(message);
+    // Pairs with the fence in the mailbox between putting a receiver on the waiting list
+    // (`LogSource::set_waiting`) and looking at its sources once more: either that look finds
+    // this message, or this wake-up finds the receiver on the list (loom:
+    // `channel_append_races_with_a_receive_about_to_wait`).
+    fence(Ordering::SeqCst);
+    board.wake_waiting();
+}
 
 /// What subscribers' mailboxes post for their channel.
 #[derive(Default)]
@@ -89,14 +101,7 @@ impl Reader {
         N: From<M> + Send + 'static,
     {
         let task_ref = task.clone();
-        let flags = Arc::new(Flags {
-            waiting: AtomicBool::new(false),
-            stop_at: AtomicU64::new(u64::MAX),
-            gone: AtomicBool::new(false),
-            board: Arc::downgrade(board),
-            wake: Mutex::new(Some(Box::new(move || task_ref.wake_receiver()))),
-        });
-        let source = LogSource::<M, N> { cursor, flags: flags.clone(), _into: PhantomData };
+        let (flags, source) = link::<M, N>(cursor, board, Box::new(move || task_ref.wake_receiver()));
         // Lock order: channel, then mailbox (as in a send).
         task.attach_source(Box::new(source))?;
         Ok(Reader { id: task.id(), flags })
@@ -123,8 +128,26 @@ impl Drop for Reader {
     }
 }
 
+/// The two ends of a log subscription: the flags the channel keeps, and the source that goes
+/// into the subscriber's mailbox, which calls `wake` when a message arrives while it waits.
+pub(super) fn link<M, N>(
+    cursor: Cursor<M>,
+    board: &Arc<Board>,
+    wake: Box<dyn Fn() + Send + Sync>,
+) -> (Arc<Flags>, LogSource<M, N>) {
+    let flags = Arc::new(Flags {
+        waiting: AtomicBool::new(false),
+        stop_at: AtomicU64::new(u64::MAX),
+        gone: AtomicBool::new(false),
+        board: Arc::downgrade(board),
+        wake: Mutex::new(Some(wake)),
+    });
+    let source = LogSource { cursor, flags: flags.clone(), _into: PhantomData };
+    (flags, source)
+}
+
 /// The mailbox side of a log subscription: a cursor in the channel's log.
-struct LogSource<M, N> {
+pub(super) struct LogSource<M, N> {
     cursor: Cursor<M>,
     flags: Arc<Flags>,
     _into: PhantomData<fn() -> N>,

@@ -101,8 +101,8 @@ impl Builder {
     ///
     /// Pinning keeps the workers spread over the cores: without it, Linux can run two busy
     /// workers on one core for tens of milliseconds while another core idles (measured in
-    /// BENCHMARKS.md). Leave it off when the machine runs other busy programs: a pinned worker
-    /// cannot move away from a loaded core.
+    /// docs/bench-history.md). Leave it off when the machine runs other busy programs: a pinned
+    /// worker cannot move away from a loaded core.
     ///
     /// ```
     /// let rt = rycos::Runtime::builder().worker_threads(2).pin_workers(true).build().unwrap();

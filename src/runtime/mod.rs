@@ -185,6 +185,31 @@ impl Runtime {
         self.shutdown(Some(Instant::now()));
     }
 
+    // The shutdown protocol, in order. This function runs steps 1, 2 and 6–8; each worker runs
+    // 3–5 (`Worker::shutdown`).
+    //
+    // 1. `Shared::begin_shutdown` closes the owner list (`OwnedTasks::close`) first: from then
+    //    on no task gets listed, so a spawn is refused and its task cancelled on the spot
+    //    (`Spawned::accepted` is false). Closing before the flag is what keeps a task from being
+    //    listed after a worker's single drain (loom: `shutdown_races_with_spawn`).
+    // 2. It sets the shutdown flag (SeqCst) and unparks every worker. A push from outside that
+    //    raced the flag drains the global queue itself: the fences in `begin_shutdown` and
+    //    `push_from_outside` pair, so either the pusher sees the flag or the final drain sees
+    //    the task.
+    // 3. A worker sees the flag at the top of its loop and sets `shutting_down`: wakes on its
+    //    thread now go the outside path, which cancels instead of queueing. It drains the owner
+    //    list: every listed task is shut down (future dropped, join handles and monitors told).
+    // 4. It cancels its LIFO slot and its local queue: tasks never polled are on no list, their
+    //    queue entry is all there is.
+    // 5. It drains the global queue and steals from the other workers' queues (one stuck in a
+    //    poll cannot drain its own), cancelling everything, and counts itself exited.
+    // 6. The blocking pool closes when this function returns (`StopBlockingPool`): jobs whose
+    //    completion was dropped are skipped, detached ones (a dropped file's last write) run.
+    // 7. Called on one of this runtime's own workers, nothing can be waited for: the workers
+    //    finish on their own. Otherwise wait until every worker exited or `deadline` passed.
+    // 8. All exited: join the threads and drain the global queue once more (a destructor on
+    //    another thread may have woken a task). Not all: report the workers still polling and
+    //    the tasks they poll, and leave them detached.
     fn shutdown(&self, deadline: Option<Instant>) -> ShutdownReport {
         let shared = &self.handle.shared;
         shared.begin_shutdown();

@@ -7,7 +7,7 @@
 //! poller lists it or, once shutdown has begun, cancels it. A task that finishes in its first
 //! poll never touches the list. Listing at spawn made the spawner and the worker running the
 //! tasks fight over the shard locks: 1M spawns took twice as long on two workers as on one
-//! (BENCHMARKS.md).
+//! (docs/bench-history.md).
 //!
 //! Sharded by task id to keep workers off each other's locks. Each entry holds the task's owner
 //! reference; the task's header records its index (`UNLISTED` until it is listed), written once,
@@ -39,7 +39,8 @@ impl OwnedTasks {
         // Otherwise many: workers list and unlist tasks at the same time, and a collision on a
         // shard lock can tip them into a mode where they keep parking on it. With 16 shards for
         // 2 workers, 1M spawn + join (tasks then listed at spawn) fell into that mode in about
-        // one process in five; with 64, in none of 12 (BENCHMARKS.md). A shard costs 128 bytes.
+        // one process in five; with 64, in none of 12 (docs/bench-history.md). A shard costs 128
+        // bytes.
         let n = if cfg!(loom) { 1 } else { (num_workers * 32).next_power_of_two().clamp(64, 1024) };
         OwnedTasks {
             shards: (0..n)

@@ -52,8 +52,8 @@ const MAX_LIFO_POLLS: u32 = 3;
 /// next task of a burst without a futex round trip, and while it searches, producers need not
 /// wake anyone. Kept short: a spinning worker takes a CPU from whoever else needs it — with 16
 /// rounds (~20 µs) the workers spent a fifth of their time spinning while piping data through
-/// `cat`, which then ran slower for want of a core (BENCHMARKS.md, pipes); 4 rounds measured as
-/// fast as 16 on the core workloads. Bounded, so an idle runtime still sleeps.
+/// `cat`, which then ran slower for want of a core (docs/bench-history.md, pipes); 4 rounds
+/// measured as fast as 16 on the core workloads. Bounded, so an idle runtime still sleeps.
 const SPIN_ROUNDS: u32 = if cfg!(loom) { 1 } else { 4 };
 
 /// How long a thief leaves alone the only task queued on a worker that keeps polling (a *lone*
@@ -462,7 +462,8 @@ impl Worker {
     }
 
     /// Cancels every task still listed and every task queued on this worker (a task never
-    /// polled is on no list: its queue entry is all shutdown can find it by).
+    /// polled is on no list: its queue entry is all shutdown can find it by). Steps 3–5 of the
+    /// shutdown protocol written above `Runtime::shutdown`.
     fn shutdown(&self) {
         self.shutting_down.set(true);
         // Destructors run here may wake or spawn tasks; those are refused or cancelled, so this

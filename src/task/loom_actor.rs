@@ -122,3 +122,49 @@ fn wake_from_another_thread_reaches_a_parked_worker() {
         drop(rt);
     });
 }
+
+/// A hot-swap request racing the task's end: the request is answered either way — `Ok` if the
+/// task took the new code at its receive, `TaskEnded` if it ended first — and the requester is
+/// woken for the answer. Protected by the exit hook `hot_swap::request` adds after queueing the
+/// request: without it, a task that ends without reaching a swap point leaves the requester
+/// waiting for ever.
+#[test]
+fn hot_swap_request_races_with_the_task_end() {
+    use super::hot_swap::HotSwapError;
+    loom::model(|| {
+        let sched = ToyScheduler::default();
+        let body = ActorBody::<_, _, u32>::new(|cx: Cx<u32>| async move {
+            cx.hot_swappable(true);
+            // Ends when the last handle goes (`None`), unless a swap comes first.
+            let _ = cx.receive().await;
+        });
+        let task = allocate(body, sched.clone(), new_mailbox::<u32>(None), false, 1, false);
+        task.raw.drop_reference();
+        sched.schedule(task.notified());
+        // SAFETY: allocated with a Mailbox<u32> and one handle.
+        let handle = unsafe { TaskRef::<u32>::from_raw(task.raw) };
+
+        let s = sched.clone();
+        let runner = thread::spawn(move || s.run_all());
+        let mut swap = handle.hot_swap(|_cx: Cx<u32>| async move {});
+        drop(handle);
+        let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let first = Pin::new(&mut swap).poll(&mut cx);
+        runner.join().unwrap();
+        sched.run_all();
+        let outcome = match first {
+            Poll::Ready(outcome) => outcome,
+            Poll::Pending => {
+                assert!(flag.0.load(crate::loom::sync::atomic::Ordering::SeqCst), "never woken");
+                match Pin::new(&mut swap).poll(&mut cx) {
+                    Poll::Ready(outcome) => outcome,
+                    Poll::Pending => panic!("the hot swap was never answered"),
+                }
+            }
+        };
+        assert!(matches!(outcome, Ok(()) | Err(HotSwapError::TaskEnded)), "{outcome:?}");
+        assert_eq!(sched.ended.load(crate::loom::sync::atomic::Ordering::SeqCst), 1);
+    });
+}

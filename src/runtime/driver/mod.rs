@@ -23,6 +23,9 @@ pub(crate) mod io;
 pub(crate) mod time;
 mod wheel;
 
+#[cfg(all(test, loom))]
+mod loom_driver;
+
 use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*, fence};
 use std::time::Instant;
 use time::Timers;

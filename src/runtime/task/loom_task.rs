@@ -228,3 +228,54 @@ fn abort_races_with_poll() {
         assert_eq!(sched.ended.load(SeqCst), 1);
     });
 }
+
+/// An exit hook that counts its runs.
+fn counting_hook(runs: &Arc<AtomicUsize>) -> super::extras::ExitHook {
+    let runs = runs.clone();
+    Box::new(move |_| {
+        runs.fetch_add(1, SeqCst);
+    })
+}
+
+/// A monitor set up while the task completes (`Cx::monitor` is an exit hook): the hook runs
+/// exactly once, whichever side wins. Protected by the re-read of the state word in
+/// `add_exit_hook` after the hook is listed: a completion that looked for extras before they
+/// existed never runs the list, and that re-read is the only thing that notices.
+#[test]
+fn exit_hook_added_while_the_task_completes_runs_once() {
+    loom::model(|| {
+        let sched = ToyScheduler::default();
+        let handle = sched.spawn(async {});
+        let raw = handle.raw();
+        let s = sched.clone();
+        let runner = thread::spawn(move || s.run_all());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let token = super::extras::add_exit_hook(raw, counting_hook(&runs));
+        runner.join().unwrap();
+        assert_eq!(runs.load(SeqCst), 1, "the exit hook ran {} times", runs.load(SeqCst));
+        // A token is only handed out for a hook that was still listed; by now it has run.
+        if let Some(token) = token {
+            assert!(!super::extras::remove_exit_hook(raw, token), "a hook that ran was removed");
+        }
+        drop(handle);
+    });
+}
+
+/// A demonitor racing the task's end: either the hook is removed and never runs, or it was
+/// taken to run and the removal says so — never both, never neither.
+#[test]
+fn exit_hook_removed_while_the_task_completes_runs_or_is_removed() {
+    loom::model(|| {
+        let sched = ToyScheduler::default();
+        let handle = sched.spawn(async {});
+        let raw = handle.raw();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let token = super::extras::add_exit_hook(raw, counting_hook(&runs)).expect("not started yet");
+        let s = sched.clone();
+        let runner = thread::spawn(move || s.run_all());
+        let removed = super::extras::remove_exit_hook(raw, token);
+        runner.join().unwrap();
+        assert_eq!(runs.load(SeqCst), usize::from(!removed), "removed: {removed}");
+        drop(handle);
+    });
+}

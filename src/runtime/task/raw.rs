@@ -22,8 +22,8 @@ use super::harness;
 use super::state::{Snapshot, State};
 use super::{Schedule, TaskBody, TaskId};
 use crate::loom::UnsafeCell;
+use crate::loom::sync::OnceBox;
 use crate::loom::sync::atomic::AtomicU32;
-use once_cell::race::OnceBox;
 use std::ptr::NonNull;
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
