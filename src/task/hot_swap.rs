@@ -178,8 +178,25 @@ pub(crate) enum Taken {
 ///
 /// Every request is answered while the swap lock is held, in the same step that removes it
 /// from the slot; so a requester that finds its request gone always finds its answer.
+///
+/// Every pending poll of every mailbox task comes here, so the common case — no swap decided —
+/// is one inlined load, and the rest is a cold call (after the layout change LLVM had stopped
+/// inlining the whole function into `ActorBody::poll`).
+#[inline]
 pub(crate) fn take_ready(raw: RawTask, fits: impl FnOnce(&(dyn Any + Send)) -> bool) -> Taken {
-    let Some(extras) = raw.extras_if_any() else { return Taken::Nothing };
+    match raw.extras_if_any() {
+        Some(extras) if extras.swap_now.load(Ordering::Relaxed) => take_decided(raw, extras, fits),
+        _ => Taken::Nothing,
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn take_decided(
+    raw: RawTask,
+    extras: &extras::Extras,
+    fits: impl FnOnce(&(dyn Any + Send)) -> bool,
+) -> Taken {
     if !extras.swap_now.swap(false, Ordering::Relaxed) {
         return Taken::Nothing;
     }
