@@ -56,7 +56,7 @@
 //! |---|---|---|
 //! | `tls` | on | [`tls`]: TLS streams over rustls (ring) |
 //! | `compute` | on | [`compute`] / [`compute_in`]: CPU-heavy work on rayon's pool |
-//! | `dist` | off | reserved for the distribution layer (serde + postcard); nothing yet |
+//! | `dist` | on | [`dist`]: the wire layer of the coming distribution — the authenticated handshake and frames |
 //!
 //! With `default-features = false` you get the runtime, tasks, mailboxes, monitors, names,
 //! channels, sync primitives, timers, TCP/UDP/Unix sockets, files, pipes and the blocking pool.
@@ -75,6 +75,8 @@
 mod blocking;
 pub mod channel;
 mod coop;
+#[cfg(all(feature = "dist", not(loom)))]
+pub mod dist;
 mod error;
 #[cfg(not(loom))]
 pub mod fs;
