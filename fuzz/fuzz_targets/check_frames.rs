@@ -1,7 +1,7 @@
 //! The invariants the frame decoder keeps on any input; shared by the fuzz target (`frames.rs`)
 //! and the replay of its corpus in the tests (`tests/dist_frames_corpus.rs`).
 
-use rycos::dist::frame::{FrameError, at_end, decode};
+use rycos::dist::frame::{FrameError, at_end, decode, kind};
 
 /// Decodes `data` as a stream of frames (its first byte picks the limit, so small limits get
 /// exercised too) and panics if the decoder ever panics, claims more bytes than it was given,
@@ -15,6 +15,7 @@ pub fn check(data: &[u8]) -> usize {
     loop {
         match decode(rest, max) {
             Ok(Some(frame)) => {
+                assert!(kind::is_known(frame.kind));
                 assert!(frame.consumed >= 5 && frame.consumed <= rest.len());
                 assert!(frame.body.len() < max);
                 rest = &rest[frame.consumed..];
@@ -33,6 +34,10 @@ pub fn check(data: &[u8]) -> usize {
                 return frames;
             }
             Err(FrameError::Empty) => return frames,
+            Err(FrameError::UnknownKind(k)) => {
+                assert!(!kind::is_known(k));
+                return frames;
+            }
             Err(other) => panic!("decode reported {other:?}"),
         }
     }

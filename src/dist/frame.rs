@@ -13,6 +13,23 @@ pub const DEFAULT_MAX_FRAME: usize = 1 << 20;
 /// Bytes of the length field.
 pub const HEADER: usize = 4;
 
+/// Frame kinds (`docs/protocol.md`, the table of kinds): control frames below `0x10`.
+pub mod kind {
+    /// An idle link's sign of life (empty body).
+    pub const HEARTBEAT: u8 = 0x01;
+    /// Acknowledges a delivery (body: its sequence number).
+    pub const ACK: u8 = 0x02;
+    /// A postcard-encoded [`Envelope`](crate::dist::Envelope).
+    pub const ENVELOPE: u8 = 0x10;
+    /// A piece of a large envelope.
+    pub const CHUNK: u8 = 0x11;
+
+    /// True for the kinds this protocol version defines.
+    pub const fn is_known(kind: u8) -> bool {
+        matches!(kind, HEARTBEAT | ACK | ENVELOPE | CHUNK)
+    }
+}
+
 /// Why a byte stream is not a valid sequence of frames. Every one ends the link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -65,8 +82,8 @@ impl From<FrameError> for std::io::Error {
 /// ```
 /// use rycos::dist::frame::{decode, encode, DEFAULT_MAX_FRAME};
 /// let mut wire = Vec::new();
-/// encode(0x10, b"one", &mut wire);
-/// encode(0x10, b"two", &mut wire);
+/// encode(rycos::dist::frame::kind::ENVELOPE, b"one", &mut wire);
+/// encode(rycos::dist::frame::kind::ENVELOPE, b"two", &mut wire);
 /// let first = decode(&wire, DEFAULT_MAX_FRAME).unwrap().unwrap();
 /// assert_eq!(first.body, b"one");
 /// let second = decode(&wire[first.consumed..], DEFAULT_MAX_FRAME).unwrap().unwrap();
@@ -95,7 +112,8 @@ pub struct Frame<'a> {
 
 /// The first frame in `buf`, `None` if it has not arrived in full yet (read more and call
 /// again), or why the bytes are not a frame. Only the header is trusted for the length, and it
-/// is checked against `max` before the caller is asked to buffer that much.
+/// is checked against `max` before the caller is asked to buffer that much; an unknown kind is
+/// refused as soon as its byte is in.
 pub fn decode(buf: &[u8], max: usize) -> Result<Option<Frame<'_>>, FrameError> {
     let Some(header) = buf.get(..HEADER) else { return Ok(None) };
     let length = u32::from_le_bytes(header.try_into().expect("four bytes")) as usize;
@@ -104,6 +122,12 @@ pub fn decode(buf: &[u8], max: usize) -> Result<Option<Frame<'_>>, FrameError> {
     }
     if length > max {
         return Err(FrameError::Oversized { claimed: length as u64, max });
+    }
+    // The kind is judged as soon as it arrives, before the body is waited for.
+    if let Some(&kind) = buf.get(HEADER)
+        && !kind::is_known(kind)
+    {
+        return Err(FrameError::UnknownKind(kind));
     }
     let Some(frame) = buf.get(HEADER..HEADER + length) else { return Ok(None) };
     Ok(Some(Frame { kind: frame[0], body: &frame[1..], consumed: HEADER + length }))
@@ -131,9 +155,9 @@ mod tests {
     #[test]
     fn frames_round_trip_and_many_decode_from_one_buffer() {
         let mut wire = Vec::new();
-        encode(0x10, b"hello", &mut wire);
-        encode(0x01, b"", &mut wire);
-        encode(0x10, &[7; 300], &mut wire);
+        encode(kind::ENVELOPE, b"hello", &mut wire);
+        encode(kind::HEARTBEAT, b"", &mut wire);
+        encode(kind::ENVELOPE, &[7; 300], &mut wire);
         let mut rest = &wire[..];
         let mut got = Vec::new();
         while let Some(frame) = decode(rest, DEFAULT_MAX_FRAME).unwrap() {
@@ -176,6 +200,17 @@ mod tests {
         let at_limit = (DEFAULT_MAX_FRAME as u32).to_le_bytes();
         assert_eq!(decode(&at_limit, DEFAULT_MAX_FRAME), Ok(None));
         assert_eq!(decode(&0u32.to_le_bytes(), DEFAULT_MAX_FRAME), Err(FrameError::Empty));
+    }
+
+    #[test]
+    fn an_unknown_kind_is_refused_before_its_body_arrives() {
+        let mut wire = Vec::new();
+        encode(0x7f, b"whatever", &mut wire);
+        assert_eq!(decode(&wire[..HEADER + 1], DEFAULT_MAX_FRAME), Err(FrameError::UnknownKind(0x7f)));
+        assert!(FrameError::UnknownKind(0x7f).to_string().contains("0x7f"));
+        for known in [kind::HEARTBEAT, kind::ACK, kind::ENVELOPE, kind::CHUNK] {
+            assert!(kind::is_known(known));
+        }
     }
 
     #[test]

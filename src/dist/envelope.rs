@@ -1,0 +1,153 @@
+//! Envelopes: what a data frame (`frame::KIND_ENVELOPE`) carries, encoded with postcard
+//! (`docs/protocol.md`, "Envelopes"). Only frames from an authenticated peer are decoded, and a
+//! frame is at most the link's maximum size, so a length inside an envelope can claim no more
+//! memory than the frame that carries it (postcard takes byte strings out of the input, which
+//! must hold them).
+//!
+//! This is the set names and sends need; monitors, terminate and chunks join it with the links
+//! that carry them, each addition a protocol version bump.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Which namespace a located name is in (the registry's kinds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NameKind {
+    /// A task registered with `TaskRef::register`.
+    Task,
+    /// A channel.
+    Channel,
+}
+
+/// One message between two nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Envelope {
+    /// "Who has `name`?" — answered by `Located`, `NotFound` or `WrongType` with the same
+    /// `request`. `type_name` is the message type the asker will send, checked here, at locate
+    /// time, so a wrong type is never a garbled decode later.
+    Locate {
+        /// The asker's number for this question.
+        request: u64,
+        /// The namespace.
+        kind: NameKind,
+        /// The registered name.
+        name: String,
+        /// The stable name of the message type the asker expects.
+        type_name: String,
+    },
+    /// The name is the task `task` (a per-node task id) with mailbox type `type_name`.
+    Located {
+        /// The `Locate` answered.
+        request: u64,
+        /// The task's id on the answering node.
+        task: u64,
+    },
+    /// Nobody here has the name.
+    NotFound {
+        /// The `Locate` answered.
+        request: u64,
+    },
+    /// The name is here, for another message type.
+    WrongType {
+        /// The `Locate` answered.
+        request: u64,
+        /// The type the registered task's mailbox takes.
+        found: String,
+    },
+    /// A message for the task `to`: at most once, in order per sender and receiver.
+    Send {
+        /// The receiving task's id on this node.
+        to: u64,
+        /// The message, encoded by the sender's captured encoder.
+        payload: Vec<u8>,
+    },
+}
+
+/// Why the body of an envelope frame is not an envelope. It ends the link: a peer that passed
+/// the handshake and still sends garbage is broken or hostile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeError(String);
+
+impl fmt::Display for EnvelopeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "malformed envelope: {}", self.0)
+    }
+}
+
+impl std::error::Error for EnvelopeError {}
+
+impl Envelope {
+    /// Appends this envelope to `out` (the body of one envelope frame).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        // A Vec writer cannot fail, and every field serialises.
+        let encoded = postcard::to_extend(self, std::mem::take(out)).expect("envelopes always encode");
+        *out = encoded;
+    }
+
+    /// The envelope in `body`, which must be exactly one envelope (trailing bytes are an
+    /// error: they would be a second message the peer did not frame).
+    pub fn decode(body: &[u8]) -> Result<Envelope, EnvelopeError> {
+        let (envelope, rest) =
+            postcard::take_from_bytes::<Envelope>(body).map_err(|e| EnvelopeError(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(EnvelopeError(format!("{} bytes after the envelope", rest.len())));
+        }
+        Ok(envelope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples() -> Vec<Envelope> {
+        vec![
+            Envelope::Locate {
+                request: 1,
+                kind: NameKind::Task,
+                name: "server".into(),
+                type_name: "app::Job".into(),
+            },
+            Envelope::Located { request: 1, task: 42 },
+            Envelope::NotFound { request: u64::MAX },
+            Envelope::WrongType { request: 7, found: "app::Other".into() },
+            Envelope::Send { to: 42, payload: vec![1, 2, 3] },
+            Envelope::Send { to: 0, payload: vec![] },
+        ]
+    }
+
+    #[test]
+    fn every_envelope_round_trips() {
+        for envelope in samples() {
+            let mut body = Vec::new();
+            envelope.encode_into(&mut body);
+            assert_eq!(Envelope::decode(&body), Ok(envelope));
+        }
+    }
+
+    #[test]
+    fn truncated_trailing_and_garbage_bodies_are_errors() {
+        for envelope in samples() {
+            let mut body = Vec::new();
+            envelope.encode_into(&mut body);
+            for cut in 0..body.len() {
+                assert!(Envelope::decode(&body[..cut]).is_err(), "{envelope:?} cut at {cut}");
+            }
+            body.push(0);
+            let err = Envelope::decode(&body).unwrap_err();
+            assert!(err.to_string().contains("1 bytes after"), "{err}");
+        }
+        assert!(Envelope::decode(&[0xff; 16]).is_err(), "an unknown variant");
+    }
+
+    #[test]
+    fn a_huge_declared_length_is_refused_without_allocating_it() {
+        // Send { to: 1, payload: <length 2^62> } and four bytes: postcard must find the bytes
+        // missing rather than reserve 4 EiB.
+        let mut body = vec![4u8, 1];
+        body.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40]);
+        body.extend_from_slice(&[1, 2, 3, 4]);
+        assert!(Envelope::decode(&body).is_err());
+    }
+}
