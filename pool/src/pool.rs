@@ -318,15 +318,22 @@ impl ThreadPool {
         }
         state.queue.push_back(run);
         shared.queued.store(state.queue.len(), Ordering::Relaxed);
-        if state.idle > 0 {
-            drop(state);
-            shared.work.notify_one();
-            return;
-        }
+        // Each sleeping thread takes one queued job once woken; a woken thread stays counted
+        // in `idle` until it has the lock again, so several jobs queued before it wakes must
+        // not all count on it (they did: eight jobs queued behind one waking thread waited
+        // forever for each other).
+        let asleep = state.idle;
         // Threads neither running a job nor asleep are spinning and will take queued jobs.
         let spare = state.threads - state.running - state.idle;
-        if state.threads >= state.limit || state.queue.len() <= spare {
+        if state.threads >= state.limit || state.queue.len() <= asleep + spare {
+            drop(state);
+            if asleep > 0 {
+                shared.work.notify_one();
+            }
             return;
+        }
+        if asleep > 0 {
+            shared.work.notify_one();
         }
         match shared.start_thread(&mut state) {
             // Nobody can run it: fail it rather than leave it waiting forever.

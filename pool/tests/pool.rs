@@ -64,6 +64,37 @@ fn grows_under_load_and_shrinks_when_idle() {
     assert!(eventually(Duration::from_secs(5), || pool.threads() == 1), "shrank to min_threads: {pool:?}");
 }
 
+/// Jobs queued while the one sleeping thread is still waking up must start threads of their
+/// own: each sleeper takes one job. (They used to all count on that one thread; eight jobs that
+/// wait for each other then waited forever — seen under AddressSanitizer, where threads wake
+/// slowly.) Pinned to one CPU (`taskset -c 0`), where the submitter always wins that race, the
+/// old code failed this 20 times in 20.
+#[test]
+fn jobs_queued_behind_a_waking_thread_start_threads_of_their_own() {
+    let _watchdog = watchdog(LIMIT);
+    for _ in 0..20 {
+        let pool =
+            ThreadPool::builder().min_threads(1).max_threads(8).idle_timeout(Duration::from_secs(60)).build();
+        assert!(
+            eventually(Duration::from_secs(5), || pool.idle_threads() == 1),
+            "the first thread sleeps: {pool:?}"
+        );
+        let barrier = Arc::new(Barrier::new(9));
+        let jobs: Vec<_> = (0..8)
+            .map(|_| {
+                let barrier = barrier.clone();
+                pool.spawn(move || {
+                    barrier.wait();
+                })
+            })
+            .collect();
+        barrier.wait(); // only possible if all 8 jobs run at once
+        for job in jobs {
+            job.wait().unwrap();
+        }
+    }
+}
+
 #[test]
 fn never_exceeds_max_threads_and_queues_the_rest() {
     let _watchdog = watchdog(LIMIT);
