@@ -41,12 +41,9 @@ fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
-#[test]
-fn grows_under_load_and_shrinks_when_idle() {
-    let _watchdog = watchdog(LIMIT);
-    let pool =
-        ThreadPool::builder().min_threads(1).max_threads(8).idle_timeout(Duration::from_millis(50)).build();
-    assert_eq!(pool.threads(), 1);
+/// Runs eight jobs that each wait for all the others (and for this thread): it returns only if
+/// the pool ran all eight at once.
+fn run_eight_jobs_at_once(pool: &ThreadPool) {
     let barrier = Arc::new(Barrier::new(9));
     let jobs: Vec<_> = (0..8)
         .map(|_| {
@@ -56,11 +53,20 @@ fn grows_under_load_and_shrinks_when_idle() {
             })
         })
         .collect();
-    barrier.wait(); // only possible if all 8 jobs run at once
-    assert_eq!(pool.threads(), 8);
+    barrier.wait();
     for job in jobs {
         job.wait().unwrap();
     }
+}
+
+#[test]
+fn grows_under_load_and_shrinks_when_idle() {
+    let _watchdog = watchdog(LIMIT);
+    let pool =
+        ThreadPool::builder().min_threads(1).max_threads(8).idle_timeout(Duration::from_millis(50)).build();
+    assert_eq!(pool.threads(), 1);
+    run_eight_jobs_at_once(&pool);
+    assert_eq!(pool.threads(), 8);
     assert!(eventually(Duration::from_secs(5), || pool.threads() == 1), "shrank to min_threads: {pool:?}");
 }
 
@@ -79,19 +85,7 @@ fn jobs_queued_behind_a_waking_thread_start_threads_of_their_own() {
             eventually(Duration::from_secs(5), || pool.idle_threads() == 1),
             "the first thread sleeps: {pool:?}"
         );
-        let barrier = Arc::new(Barrier::new(9));
-        let jobs: Vec<_> = (0..8)
-            .map(|_| {
-                let barrier = barrier.clone();
-                pool.spawn(move || {
-                    barrier.wait();
-                })
-            })
-            .collect();
-        barrier.wait(); // only possible if all 8 jobs run at once
-        for job in jobs {
-            job.wait().unwrap();
-        }
+        run_eight_jobs_at_once(&pool);
     }
 }
 
