@@ -318,33 +318,29 @@ impl ThreadPool {
         }
         state.queue.push_back(run);
         shared.queued.store(state.queue.len(), Ordering::Relaxed);
-        // Each sleeping thread takes one queued job once woken; a woken thread stays counted
-        // in `idle` until it has the lock again, so several jobs queued before it wakes must
-        // not all count on it (they did: eight jobs queued behind one waking thread waited
-        // forever for each other).
-        let asleep = state.idle;
-        // Threads neither running a job nor asleep are spinning and will take queued jobs.
-        let spare = state.threads - state.running - state.idle;
-        if state.threads >= state.limit || state.queue.len() <= asleep + spare {
-            drop(state);
-            if asleep > 0 {
-                shared.work.notify_one();
-            }
-            return;
+        // Every thread not running a job (asleep, or spinning) takes one queued job; a thread
+        // woken from sleep counts as asleep until it has the lock again, so jobs queued before
+        // it wakes must not all count on it (they did: eight jobs queued behind one waking
+        // thread waited forever for each other). More jobs than free threads: start one.
+        let free = state.threads - state.running;
+        let mut refused = None;
+        if state.threads < state.limit
+            && state.queue.len() > free
+            && let Err(e) = shared.start_thread(&mut state)
+            && state.threads == 0
+        {
+            // Nobody can run it: fail it rather than leave it waiting forever. (Refused with
+            // threads left, they will get to it: the limit came down.)
+            refused = Some((state.queue.pop_back().expect("queued above"), e));
+            shared.queued.store(state.queue.len(), Ordering::Relaxed);
         }
-        if asleep > 0 {
+        let wake_a_sleeper = state.idle > 0;
+        drop(state);
+        if wake_a_sleeper {
             shared.work.notify_one();
         }
-        match shared.start_thread(&mut state) {
-            // Nobody can run it: fail it rather than leave it waiting forever.
-            Err(e) if state.threads == 0 => {
-                let job = state.queue.pop_back().expect("queued above");
-                shared.queued.store(state.queue.len(), Ordering::Relaxed);
-                drop(state);
-                job(Some(JobError::NoThreads(e)));
-            }
-            // Refused with threads left: they will get to it (the limit came down).
-            Err(_) | Ok(()) => {}
+        if let Some((job, e)) = refused {
+            job(Some(JobError::NoThreads(e)));
         }
     }
 
