@@ -78,6 +78,7 @@ impl Exit {
     /// The notice for a local task's end.
     fn of(ended: &Ended) -> Exit {
         let reason = match ended.outcome {
+            _ if ended.connection_lost => ExitReason::NoConnection,
             Outcome::Finished => ExitReason::Finished,
             Outcome::Terminated => ExitReason::Terminated,
             Outcome::Panicked => ExitReason::Panicked(
@@ -86,7 +87,7 @@ impl Exit {
         };
         Exit {
             task: ended.task,
-            node: NodeId::local(),
+            node: ended.node,
             name: ended.name.clone(),
             reason,
             value: ended.value.clone(),

@@ -92,9 +92,17 @@ pub enum LocateError {
         /// The name.
         name: String,
         /// The message type asked for.
-        expected: &'static str,
+        expected: String,
         /// The message type of the registered task.
-        found: &'static str,
+        found: String,
+    },
+    /// The node asked (`Node::locate_at`) is down or unreachable, or went down before it
+    /// answered.
+    PeerDown {
+        /// The name.
+        name: String,
+        /// The node (its location, `name@address`).
+        peer: String,
     },
 }
 
@@ -104,6 +112,9 @@ impl fmt::Display for LocateError {
             LocateError::NotFound(name) => write!(f, "no task is registered as {name:?}"),
             LocateError::WrongType { name, expected, found } => {
                 write!(f, "the task registered as {name:?} takes {found}, not {expected}")
+            }
+            LocateError::PeerDown { name, peer } => {
+                write!(f, "could not ask {peer} for {name:?}: the node is down or unreachable")
             }
         }
     }
@@ -226,8 +237,8 @@ impl Registry {
             Some(task) => Ok(task.clone()),
             None => Err(LocateError::WrongType {
                 name: name.to_owned(),
-                expected: std::any::type_name::<M>(),
-                found: named.type_name,
+                expected: std::any::type_name::<M>().to_owned(),
+                found: named.type_name.to_owned(),
             }),
         }
     }

@@ -405,6 +405,13 @@ impl Handle {
         }
     }
 
+    /// Makes this runtime the current one on this thread until the guard drops (what
+    /// `Runtime::enter` does, for code that holds only a handle).
+    #[cfg_attr(not(feature = "dist"), allow(dead_code))]
+    pub(crate) fn enter(&self) -> EnterGuard {
+        context::enter(self.clone())
+    }
+
     /// True if both handles refer to the same runtime.
     pub fn same_runtime(&self, other: &Handle) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)

@@ -43,6 +43,8 @@ pub enum HotSwapError {
     AlreadySwapped,
     /// The new code's output type differs from the running code's.
     OutputTypeMismatch,
+    /// The task runs on another node: code cannot travel.
+    NotLocal,
 }
 
 impl fmt::Display for HotSwapError {
@@ -57,6 +59,7 @@ impl fmt::Display for HotSwapError {
             HotSwapError::OutputTypeMismatch => {
                 f.write_str("the new code returns another type than the task")
             }
+            HotSwapError::NotLocal => f.write_str("the task runs on another node: code cannot travel"),
         }
     }
 }
@@ -329,7 +332,7 @@ unsafe impl Send for HotSwap {}
 unsafe impl Sync for HotSwap {}
 
 impl HotSwap {
-    fn answered(outcome: Result<(), HotSwapError>) -> HotSwap {
+    pub(crate) fn answered(outcome: Result<(), HotSwapError>) -> HotSwap {
         HotSwap { task: None, reply: Arc::new(Mutex::new(Reply { outcome: Some(outcome), waker: None })) }
     }
 

@@ -10,6 +10,7 @@ mod hot_swap;
 #[cfg(all(test, loom))]
 mod loom_actor;
 pub(crate) mod mailbox;
+pub(crate) mod remote;
 mod spawn;
 mod task_ref;
 

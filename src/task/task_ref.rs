@@ -3,6 +3,7 @@
 
 use super::extras::{self, HookToken};
 use super::hot_swap::{self, HotSwap, HotSwapError, SwapCode};
+use super::remote::{RemoteFailure, RemoteTask};
 use super::{NodeId, TaskAddr, TaskId};
 use crate::error::{DeliverError, SendError};
 use crate::runtime::task::raw::RawTask;
@@ -14,6 +15,7 @@ use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -25,12 +27,13 @@ pub struct AnyTaskRef {
     repr: Repr,
 }
 
-/// Where the task behind a handle is. Only local tasks exist so far; the distribution layer adds
-/// a remote arm, and every method of the handles matches on this, so each gets its remote meaning
-/// where it is written.
+/// Where the task behind a handle is. Every method of the handles matches on this, so each
+/// gets its remote meaning where it is written.
 enum Repr {
     /// A task of this process: a counted pointer to its allocation.
     Local(RawTask),
+    /// A task on another node, reached through the distribution layer (`task::remote`).
+    Remote(Arc<dyn RemoteTask>),
 }
 
 impl AnyTaskRef {
@@ -40,10 +43,26 @@ impl AnyTaskRef {
         AnyTaskRef { repr: Repr::Local(raw) }
     }
 
+    /// The handle for a task on another node.
+    #[cfg_attr(not(feature = "dist"), allow(dead_code))]
+    pub(crate) fn from_remote(remote: Arc<dyn RemoteTask>) -> AnyTaskRef {
+        AnyTaskRef { repr: Repr::Remote(remote) }
+    }
+
+    /// The task on another node behind this handle, if it is not local.
+    #[cfg_attr(not(feature = "dist"), allow(dead_code))]
+    pub(crate) fn remote(&self) -> Option<&Arc<dyn RemoteTask>> {
+        match &self.repr {
+            Repr::Local(_) => None,
+            Repr::Remote(remote) => Some(remote),
+        }
+    }
+
     /// The task's id (unique on its node).
     pub fn id(&self) -> TaskId {
         match &self.repr {
             Repr::Local(raw) => raw.id(),
+            Repr::Remote(remote) => remote.addr().task,
         }
     }
 
@@ -51,73 +70,86 @@ impl AnyTaskRef {
     pub fn addr(&self) -> TaskAddr {
         match &self.repr {
             Repr::Local(raw) => TaskAddr { node: NodeId::local(), task: raw.id() },
+            Repr::Remote(remote) => remote.addr(),
         }
     }
 
     /// True if the task runs in this process.
     pub fn is_local(&self) -> bool {
-        match &self.repr {
-            Repr::Local(_) => true,
-        }
+        matches!(self.repr, Repr::Local(_))
     }
 
-    /// The task's name, if it was spawned with one.
+    /// The task's name, if it was spawned with one (for a task on another node: the name it was
+    /// located by, if it was).
     pub fn name(&self) -> Option<&str> {
         match &self.repr {
             Repr::Local(raw) => raw.extras_if_any().and_then(|e| e.name()).map(|n| &**n),
+            Repr::Remote(remote) => remote.name(),
         }
     }
 
-    /// True until the task has ended (returned, panicked or been terminated).
+    /// True until the task has ended (returned, panicked or been terminated). For a task on
+    /// another node: until its end is known here, or its node is down.
     pub fn is_alive(&self) -> bool {
         match &self.repr {
             Repr::Local(raw) => !raw.state().is_complete(),
+            Repr::Remote(remote) => remote.is_alive(),
         }
     }
 
-    /// True if `Runtime::join` does not wait for this task.
+    /// True if `Runtime::join` does not wait for this task (always for a task on another node:
+    /// no `join` here waits for it).
     pub fn is_daemon(&self) -> bool {
         match &self.repr {
             Repr::Local(raw) => raw.state().is_daemon(),
+            Repr::Remote(_) => true,
         }
     }
 
     /// Terminates the task (pycos `terminate`): it is dropped at its next `.await` — at once if
     /// it is waiting — its destructors run, monitors get [`ExitReason::Terminated`], a
     /// `JoinHandle` gets a cancelled [`JoinError`](crate::JoinError). Returns false if it had
-    /// already ended.
+    /// already ended. For a task on another node the request goes to its node (false if the
+    /// task is known to have ended, or its node is down).
     ///
     /// [`ExitReason::Terminated`]: crate::ExitReason::Terminated
     pub fn terminate(&self) -> bool {
-        let alive = self.is_alive();
         match &self.repr {
-            Repr::Local(raw) => raw.request_cancel(),
+            Repr::Local(raw) => {
+                let alive = !raw.state().is_complete();
+                raw.request_cancel();
+                alive
+            }
+            Repr::Remote(remote) => remote.terminate(),
         }
-        alive
     }
 
     /// Makes `Runtime::join` ignore (`true`) or wait for (`false`) this task (pycos
-    /// `set_daemon`). No effect once the task has ended.
+    /// `set_daemon`). No effect once the task has ended, or on a task of another node.
     pub fn set_daemon(&self, daemon: bool) {
         match &self.repr {
             Repr::Local(raw) => raw.set_daemon(daemon),
+            Repr::Remote(_) => {}
         }
     }
 
     /// Wakes the task from [`Cx::suspend`](crate::Cx::suspend) with `value` (pycos `resume`).
     /// This is a wake-up channel separate from the mailbox. Returns false, dropping `value`, if
-    /// the task is not suspended (or already has a resume value it has not picked up).
+    /// the task is not suspended (or already has a resume value it has not picked up), or is on
+    /// another node (a value of any type cannot travel).
     pub fn resume<V: Any + Send>(&self, value: V) -> bool {
         match &self.repr {
             Repr::Local(raw) => raw.resume(Box::new(value)),
+            Repr::Remote(_) => false,
         }
     }
 
     /// Runs `hook` once when the task ends (at once, returning `None`, if it has); see
-    /// `extras::add_exit_hook`.
+    /// `extras::add_exit_hook`. For a task on another node it also runs when that node is lost.
     pub(crate) fn add_exit_hook(&self, hook: extras::ExitHook) -> Option<HookToken> {
         match &self.repr {
             Repr::Local(raw) => extras::add_exit_hook(*raw, hook),
+            Repr::Remote(remote) => remote.add_exit_hook(hook),
         }
     }
 
@@ -125,13 +157,16 @@ impl AnyTaskRef {
     pub(crate) fn remove_exit_hook(&self, hook: HookToken) -> bool {
         match &self.repr {
             Repr::Local(raw) => extras::remove_exit_hook(*raw, hook),
+            Repr::Remote(remote) => remote.remove_exit_hook(hook),
         }
     }
 
-    /// Asks for a copy of the task's output, if it is a `T`, in its exit notices.
+    /// Asks for a copy of the task's output, if it is a `T`, in its exit notices (local tasks
+    /// only: a value of any type cannot travel).
     pub(crate) fn capture_value<T: Clone + Send + Sync + 'static>(&self) {
         match &self.repr {
             Repr::Local(raw) => extras::capture_value::<T>(*raw),
+            Repr::Remote(_) => {}
         }
     }
 }
@@ -143,6 +178,7 @@ impl Clone for AnyTaskRef {
                 raw.ref_inc();
                 AnyTaskRef { repr: Repr::Local(*raw) }
             }
+            Repr::Remote(remote) => AnyTaskRef { repr: Repr::Remote(remote.clone()) },
         }
     }
 }
@@ -151,6 +187,7 @@ impl Drop for AnyTaskRef {
     fn drop(&mut self) {
         match &self.repr {
             Repr::Local(raw) => raw.drop_reference(),
+            Repr::Remote(_) => {}
         }
     }
 }
@@ -181,8 +218,8 @@ impl fmt::Debug for AnyTaskRef {
 }
 
 /// A handle to a task with a mailbox of `M` messages (pycos `Task`): send it messages,
-/// terminate it, monitor it. `Clone + Send + Sync`, one pointer wide for a local task (two words at
-/// most, by design, once it may point at a task on another node).
+/// terminate it, monitor it. `Clone + Send + Sync`, two words wide, for a task of this process
+/// or of another node alike (location transparency: the same methods work on both).
 ///
 /// While at least one `TaskRef` exists, the task's `receive` waits for messages; once the last
 /// one is dropped and the mailbox is empty, `receive` returns `None`.
@@ -218,103 +255,130 @@ impl<M: Send + 'static> TaskRef<M> {
         TaskRef { any: AnyTaskRef { repr: Repr::Local(raw) }, _message: PhantomData }
     }
 
-    /// The task's allocation. Local tasks only: when the remote arm comes, this and `mailbox`
-    /// become the local branch of each method that uses them.
-    fn raw(&self) -> RawTask {
-        match &self.any.repr {
-            Repr::Local(raw) => *raw,
-        }
+    /// The handle for a task on another node; `remote` must take messages of type `M` (its
+    /// `send` downcasts to `M`).
+    #[cfg_attr(not(feature = "dist"), allow(dead_code))]
+    pub(crate) fn from_remote(remote: Arc<dyn RemoteTask>) -> TaskRef<M> {
+        TaskRef { any: AnyTaskRef::from_remote(remote), _message: PhantomData }
     }
 
-    pub(crate) fn mailbox(&self) -> &Mailbox<M> {
+    /// The task's allocation and mailbox, if it is local.
+    fn local(&self) -> Option<(RawTask, &Mailbox<M>)> {
         match &self.any.repr {
             // SAFETY: `from_raw` guarantees the mailbox type.
-            Repr::Local(raw) => unsafe { raw.mailbox::<Mailbox<M>>() },
+            Repr::Local(raw) => Some((*raw, unsafe { raw.mailbox::<Mailbox<M>>() })),
+            Repr::Remote(_) => None,
         }
     }
 
     /// Queues `message` in the task's mailbox (pycos `send`). Never blocks and never drops:
     /// if the task has ended, or its bounded mailbox is full, the message comes back in the
-    /// error.
+    /// error. For a task on another node the message is queued on the link to that node (at
+    /// most once, in order per sender and receiver); it comes back with
+    /// [`SendError::Full`] if the link's outbound buffer is full and [`SendError::PeerDown`] if
+    /// the node is known to be down.
+    #[inline]
     pub fn send(&self, message: M) -> Result<(), SendError<M>> {
-        let wake = self.mailbox().push(message, false)?;
-        wake.wake(self.raw());
-        Ok(())
+        match &self.any.repr {
+            Repr::Local(raw) => {
+                // SAFETY: `from_raw` guarantees the mailbox type.
+                let mailbox = unsafe { raw.mailbox::<Mailbox<M>>() };
+                let wake = mailbox.push(message, false)?;
+                wake.wake(*raw);
+                Ok(())
+            }
+            Repr::Remote(remote) => send_remote(&**remote, message),
+        }
     }
 
-    /// Adds a channel subscription to the mailbox; fails if the task has ended.
+    /// Adds a channel subscription to the mailbox; fails if the task has ended (or is on
+    /// another node: remote subscriptions come with remote channels).
     pub(crate) fn attach_source(&self, source: Box<dyn crate::task::mailbox::Source<M>>) -> Result<(), ()> {
-        let wake = self.mailbox().attach_source(source).map_err(drop)?;
-        wake.wake(self.raw());
+        let (raw, mailbox) = self.local().ok_or(())?;
+        let wake = mailbox.attach_source(source).map_err(drop)?;
+        wake.wake(raw);
         Ok(())
     }
 
     /// Wakes the task if it waits in a receive (a channel it subscribes to has news).
     pub(crate) fn wake_receiver(&self) {
-        self.mailbox().wake_receiver().wake(self.raw());
+        if let Some((raw, mailbox)) = self.local() {
+            mailbox.wake_receiver().wake(raw);
+        }
     }
 
-    /// The mailbox's capacity, if it is bounded.
+    /// The mailbox's capacity, if it is bounded (and local).
     pub(crate) fn mailbox_capacity(&self) -> Option<usize> {
-        self.mailbox().capacity()
+        self.local().and_then(|(_, mailbox)| mailbox.capacity())
     }
 
     /// Queues the message in `slot` once the mailbox has room for it, in the mailbox's queue of
     /// waiting deliveries meanwhile (`ticket` is the place in it; withdraw with
-    /// [`cancel_deliver`](TaskRef::cancel_deliver)).
+    /// [`cancel_deliver`](TaskRef::cancel_deliver)). Local tasks only (`deliver` sends remote
+    /// ones its own way); for a remote one this fails as if the task had ended.
     pub(crate) fn poll_deliver(
         &self,
         slot: &mut Option<M>,
         ticket: &mut Option<u64>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), SendError<M>>> {
-        self.mailbox().poll_deliver(slot, ticket, cx).map_ok(|wake| wake.wake(self.raw()))
+        match self.local() {
+            Some((raw, mailbox)) => mailbox.poll_deliver(slot, ticket, cx).map_ok(|wake| wake.wake(raw)),
+            None => Poll::Ready(Err(SendError::Closed(slot.take().expect("a message to deliver")))),
+        }
     }
 
     /// Withdraws a delivery waiting for room.
     pub(crate) fn cancel_deliver(&self, ticket: u64) {
-        self.mailbox().cancel_deliver(ticket);
+        if let Some((_, mailbox)) = self.local() {
+            mailbox.cancel_deliver(ticket);
+        }
     }
 
     /// Sends a control message (an exit notice): accepted even by a full bounded mailbox.
     pub(crate) fn send_control(&self, message: M) -> Result<(), SendError<M>> {
-        let wake = self.mailbox().push(message, true)?;
-        wake.wake(self.raw());
-        Ok(())
+        match self.local() {
+            Some((raw, mailbox)) => {
+                let wake = mailbox.push(message, true)?;
+                wake.wake(raw);
+                Ok(())
+            }
+            None => self.send(message),
+        }
     }
 
     /// Queues `message`, waiting up to `timeout` for room in a full bounded mailbox (pycos
     /// `deliver`). `Ok` means the message is in the mailbox. For an unbounded mailbox this
-    /// completes at once; for a task on another node (later) it waits for the remote
-    /// acknowledgement.
+    /// completes at once. For a task on another node it completes when that node has put the
+    /// message in the mailbox and said so; [`DeliverError::PeerDown`] if the node is or goes
+    /// down first, [`DeliverError::Timeout`] if no acknowledgement came in time (the message may
+    /// still arrive then, once).
     ///
     /// Dropping the future before it completes drops the message with it.
-    pub fn deliver(
-        &self,
-        message: M,
-        timeout: Duration,
-    ) -> impl Future<Output = Result<(), DeliverError<M>>> + '_ {
-        let deliver = Deliver { task: self, message: Some(message), ticket: None };
-        async move {
-            let mut deliver = std::pin::pin!(deliver);
-            let mut sleep = std::pin::pin!(crate::time::sleep(timeout));
-            std::future::poll_fn(move |cx| {
-                if let Poll::Ready(done) = deliver.as_mut().poll(cx) {
-                    return Poll::Ready(done);
-                }
-                if sleep.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Err(DeliverError::Timeout(deliver.as_mut().take_message())));
-                }
-                Poll::Pending
-            })
-            .await
+    pub async fn deliver(&self, message: M, timeout: Duration) -> Result<(), DeliverError<M>> {
+        if let Repr::Remote(remote) = &self.any.repr {
+            return deliver_remote(&**remote, message, timeout).await;
         }
+        let deliver = Deliver { task: self, message: Some(message), ticket: None };
+        let mut deliver = std::pin::pin!(deliver);
+        let mut sleep = std::pin::pin!(crate::time::sleep(timeout));
+        std::future::poll_fn(move |cx| {
+            if let Poll::Ready(done) = deliver.as_mut().poll(cx) {
+                return Poll::Ready(done);
+            }
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(DeliverError::Timeout(deliver.as_mut().take_message())));
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Asks to replace the task's code with `code` (pycos `hot_swap`). The swap happens at the
     /// task's next mailbox wait once its code allows it ([`Cx::hot_swappable`], or accepting a
     /// [`Received::SwapRequested`]); the mailbox with its queued messages, the task id and the
-    /// name stay. `code` must return the same type as the running code.
+    /// name stay. `code` must return the same type as the running code. A task on another node
+    /// cannot be swapped this way ([`HotSwapError::NotLocal`]): code cannot travel.
     ///
     /// Await the returned [`HotSwap`] for the outcome; dropping it withdraws the request.
     ///
@@ -324,8 +388,9 @@ impl<M: Send + 'static> TaskRef<M> {
     where
         F: super::TaskFn<M>,
     {
+        let Some((raw, _)) = self.local() else { return HotSwap::answered(Err(HotSwapError::NotLocal)) };
         let code: SwapCode<M, super::TaskOutput<M, F>> = Box::new(move |cx| Box::pin(code(cx)));
-        hot_swap::request(self.raw(), Box::new(code))
+        hot_swap::request(raw, Box::new(code))
     }
 
     /// Like [`hot_swap`](TaskRef::hot_swap), withdrawing the request if the task has not taken
@@ -341,15 +406,44 @@ impl<M: Send + 'static> TaskRef<M> {
         }
     }
 
-    /// Number of messages queued and not yet received.
+    /// Number of messages queued and not yet received (0 for a task on another node: its
+    /// mailbox is not here to count).
     pub fn pending_messages(&self) -> usize {
-        self.mailbox().len()
+        self.local().map_or(0, |(_, mailbox)| mailbox.len())
     }
 
     /// The untyped handle.
     pub fn as_any(&self) -> &AnyTaskRef {
         &self.any
     }
+}
+
+/// The remote arm of `send`, out of line so that the local one stays small.
+#[cold]
+fn send_remote<M: Send + 'static>(remote: &dyn RemoteTask, message: M) -> Result<(), SendError<M>> {
+    remote.send(&message).map_err(|failure| match failure {
+        RemoteFailure::Full => SendError::Full(message),
+        RemoteFailure::Closed => SendError::Closed(message),
+        RemoteFailure::PeerDown | RemoteFailure::Timeout => SendError::PeerDown(message),
+    })
+}
+
+/// The remote arm of `deliver`: the message is kept until the acknowledgement, to come back in
+/// the error if there is none.
+async fn deliver_remote<M: Send + 'static>(
+    remote: &dyn RemoteTask,
+    message: M,
+    timeout: Duration,
+) -> Result<(), DeliverError<M>> {
+    let outcome = match remote.deliver(&message, timeout) {
+        Ok(acknowledged) => acknowledged.await,
+        Err(failure) => Err(failure),
+    };
+    outcome.map_err(|failure| match failure {
+        RemoteFailure::Closed => DeliverError::Closed(message),
+        RemoteFailure::Timeout => DeliverError::Timeout(message),
+        RemoteFailure::PeerDown | RemoteFailure::Full => DeliverError::PeerDown(message),
+    })
 }
 
 /// Waits for room in the mailbox, then queues the message.
@@ -406,7 +500,9 @@ impl<M> AsRef<AnyTaskRef> for TaskRef<M> {
 
 impl<M: Send + 'static> Clone for TaskRef<M> {
     fn clone(&self) -> Self {
-        self.mailbox().add_handle(self.raw());
+        if let Some((raw, mailbox)) = self.local() {
+            mailbox.add_handle(raw);
+        }
         TaskRef { any: self.any.clone(), _message: PhantomData }
     }
 }
@@ -419,6 +515,7 @@ impl<M> Drop for TaskRef<M> {
                 let mailbox = unsafe { raw.mailbox::<Mailbox<M>>() };
                 mailbox.drop_handle(*raw).wake(*raw);
             }
+            Repr::Remote(_) => {}
         }
         // `any` then releases the task reference.
     }

@@ -11,6 +11,7 @@ use super::raw::RawTask;
 use super::state::{Outcome, Snapshot};
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::AtomicBool;
+use crate::task::NodeId;
 use std::any::Any;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -25,6 +26,26 @@ pub(crate) struct Ended {
     pub(crate) panic_message: Option<String>,
     /// The copy of its output, if one was asked for in time (`capture_value`).
     pub(crate) value: Option<ExitValue>,
+    /// The node it ran on: [`NodeId::local`] for a task of this process.
+    pub(crate) node: NodeId,
+    /// Set for a task on another node when that node went down or the connection to it was
+    /// lost for good: then `outcome` says nothing (whether the task still runs is unknown).
+    pub(crate) connection_lost: bool,
+}
+
+impl Ended {
+    /// The record for a task on the node `node` that is out of reach.
+    pub(crate) fn connection_lost(task: TaskId, node: NodeId, name: Option<Arc<str>>) -> Ended {
+        Ended {
+            task,
+            name,
+            outcome: Outcome::Terminated,
+            panic_message: None,
+            value: None,
+            node,
+            connection_lost: true,
+        }
+    }
 }
 
 /// Called once with the task's end.
@@ -33,6 +54,18 @@ pub(crate) type ExitHook = Box<dyn FnOnce(&Ended) + Send>;
 /// Names an exit hook still waiting for its task to end, so that it can be removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HookToken(u64);
+
+impl HookToken {
+    /// A token numbered by a hook list other than a local task's (a remote task's monitors).
+    pub(crate) fn from_number(number: u64) -> HookToken {
+        HookToken(number)
+    }
+
+    /// The number inside.
+    pub(crate) fn number(self) -> u64 {
+        self.0
+    }
+}
 
 /// A copy of the value a task returned, shared by everyone who asked for it (a monitor's
 /// [`Exit`](crate::Exit)).
@@ -103,6 +136,8 @@ impl Inner {
             outcome,
             panic_message: self.panic_message.clone(),
             value: self.value.clone(),
+            node: NodeId::local(),
+            connection_lost: false,
         }
     }
 }
