@@ -4,8 +4,8 @@
 //! memory than the frame that carries it (postcard takes byte strings out of the input, which
 //! must hold them).
 //!
-//! This is the set names and sends need; monitors, terminate and chunks join it with the links
-//! that carry them, each addition a protocol version bump.
+//! Names, sends, acknowledged delivers, terminate and monitors; chunks of large messages join
+//! with their own version bump.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -62,6 +62,81 @@ pub enum Envelope {
         /// The message, encoded by the sender's captured encoder.
         payload: Vec<u8>,
     },
+    /// A message for the task `to` that the sender waits to see acknowledged (`Delivered` with
+    /// the same `seq`): the receiving node waits up to `wait_ms` for room in a full mailbox.
+    Deliver {
+        /// The receiving task's id on this node.
+        to: u64,
+        /// The sender's number for this deliver on this link.
+        seq: u64,
+        /// How long the sender waits, in milliseconds.
+        wait_ms: u32,
+        /// The message, encoded by the sender's captured encoder.
+        payload: Vec<u8>,
+    },
+    /// The answer to `Deliver { seq, .. }`.
+    Delivered {
+        /// The deliver answered.
+        seq: u64,
+        /// Whether the message is in the mailbox.
+        outcome: Delivered,
+    },
+    /// Terminate the task `task` of this node.
+    Terminate {
+        /// The task's id on this node.
+        task: u64,
+    },
+    /// Tell the sender, with `Exit { monitor }`, when the task `task` of this node ends.
+    Monitor {
+        /// The task's id on this node.
+        task: u64,
+        /// The sender's number for this monitor on this link.
+        monitor: u64,
+    },
+    /// Withdraw `Monitor { monitor, .. }`.
+    Demonitor {
+        /// The monitor withdrawn.
+        monitor: u64,
+    },
+    /// The task watched by `Monitor { monitor, .. }` has ended.
+    Exit {
+        /// The monitor answered.
+        monitor: u64,
+        /// How the task ended.
+        how: Ending,
+    },
+    /// The sender is closing the link (shutting down, or `close_peer`): nothing follows, and
+    /// the receiver takes the link down at once rather than waiting for a reconnection.
+    Goodbye {
+        /// Why, for the receiver's logs and peer events.
+        reason: String,
+    },
+}
+
+/// How a deliver went (`Envelope::Delivered`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Delivered {
+    /// The message is in the task's mailbox.
+    Queued,
+    /// The task has ended (or never existed here).
+    Closed,
+    /// The mailbox stayed full for the time the sender waits.
+    Timeout,
+    /// The payload did not decode as the task's message type.
+    Malformed,
+}
+
+/// How a monitored task ended (`Envelope::Exit`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ending {
+    /// Its code returned.
+    Finished,
+    /// Its code panicked, with this message.
+    Panicked(String),
+    /// It was terminated.
+    Terminated,
+    /// No such task was running when the monitor arrived: it had ended, and how is not kept.
+    Gone,
 }
 
 /// Why the body of an envelope frame is not an envelope. It ends the link: a peer that passed
@@ -114,6 +189,15 @@ mod tests {
             Envelope::WrongType { request: 7, found: "app::Other".into() },
             Envelope::Send { to: 42, payload: vec![1, 2, 3] },
             Envelope::Send { to: 0, payload: vec![] },
+            Envelope::Deliver { to: 3, seq: 9, wait_ms: 1000, payload: vec![4; 20] },
+            Envelope::Delivered { seq: 9, outcome: Delivered::Queued },
+            Envelope::Delivered { seq: 10, outcome: Delivered::Malformed },
+            Envelope::Terminate { task: 3 },
+            Envelope::Monitor { task: 3, monitor: 1 },
+            Envelope::Demonitor { monitor: 1 },
+            Envelope::Exit { monitor: 1, how: Ending::Panicked("boom".into()) },
+            Envelope::Exit { monitor: 2, how: Ending::Gone },
+            Envelope::Goodbye { reason: "this node shut down".into() },
         ]
     }
 

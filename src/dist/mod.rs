@@ -1,16 +1,32 @@
-//! Distribution (feature `dist`), so far its wire layer: the authenticated [`handshake()`] two
-//! nodes run on a fresh connection, the [`frame`]s they exchange after it and the [`Envelope`]s
-//! those carry, and where a node is ([`Location`]), as
-//! `docs/protocol.md` specifies them. Nodes, links, names across nodes and remote `TaskRef`s
-//! are built on these next; until then this is a low-level API (and what the fuzz target of the
-//! frame decoder links against).
+//! Distribution (feature `dist`): nodes that link to each other over authenticated
+//! connections, names that peers can locate, and `TaskRef`s to tasks of other nodes that work
+//! like local ones (pycos `netpycos`). `docs/protocol.md` specifies the wire; `docs/dist.md`
+//! what the layer promises.
+//!
+//! - [`Node`]: listens, dials ([`Node::peer`]), links, and routes; [`Node::register`] and
+//!   [`Node::locate`] share names; [`Node::peer_events`] reports peers coming and going.
+//! - A `TaskRef<M>` from `locate`, or inside a message, may point at a task of another node:
+//!   `send`, `deliver`, `terminate` and monitors work on it unchanged. `M` must be
+//!   `Serialize + DeserializeOwned` where such a reference is made.
+//! - The wire layer underneath is public for tools and fuzzing: [`handshake()`], [`frame`]s,
+//!   [`Envelope`]s, [`Location`].
 
 pub mod envelope;
 pub mod frame;
 pub mod handshake;
+mod link;
 mod location;
+mod names;
+mod node;
+mod remote;
+mod type_name;
 
 pub use envelope::{Envelope, EnvelopeError, NameKind};
 pub use frame::{DEFAULT_MAX_FRAME, FrameError};
 pub use handshake::{HandshakeError, Identity, PROTOCOL_VERSION, Peer, Refusal, Role, handshake};
+pub use link::DownReason;
 pub use location::{DEFAULT_PORT, Location, LocationError};
+pub use node::{
+    DEFAULT_GRACE, DEFAULT_HEARTBEAT, DEFAULT_MISSES, DEFAULT_OUTBOUND_LIMIT, Node, NodeBuilder, NodeError,
+    PeerError, PeerEvent, PeerEvents,
+};

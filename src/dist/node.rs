@@ -1,0 +1,973 @@
+//! The node (pycos `netpycos.Pycos`): a process's presence in a rycos network. It listens,
+//! dials, authenticates peers (`handshake`), keeps one [`Link`] per peer incarnation, and
+//! routes what arrives on the links: sends and delivers to exported tasks, locate questions
+//! and answers (`names.rs`), terminate, monitors and exits.
+
+use super::envelope::{Delivered, Ending, Envelope};
+use super::handshake::{self, HandshakeError, Identity, Peer, Role};
+use super::link::{DownHandler, DownReason, FrameHandler, Link, LinkConfig};
+use super::location::{DEFAULT_PORT, Location, LocationError};
+use super::names::Answer;
+use super::remote::{self, Export};
+use crate::net::{TcpListener, TcpStream};
+use crate::runtime::Handle;
+use crate::task::extras::HookToken;
+use crate::task::{AnyTaskRef, NodeId, TaskId, TaskRef};
+use futures_channel::mpsc;
+use parking_lot::Mutex;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// A node: listens for peers, links to them, and makes the tasks of this process reachable
+/// from theirs. Cheap to clone (a handle); [`shutdown`](Node::shutdown) ends it.
+///
+/// ```
+/// use rycos::dist::Node;
+/// use std::time::Duration;
+///
+/// let rt = rycos::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let listen = "127.0.0.1:0".parse().unwrap();
+///     let a = Node::builder().name("a").listen(listen).secret("s3cret").start().await.unwrap();
+///     let b = Node::builder().name("b").listen(listen).secret("s3cret").start().await.unwrap();
+///
+///     let echo = rycos::spawn_task(|cx: rycos::Cx<(String, rycos::TaskRef<String>)>| async move {
+///         while let Some((text, reply)) = cx.receive().await {
+///             let _ = reply.send(text.to_uppercase());
+///         }
+///     });
+///     a.register("echo", &echo).unwrap();
+///
+///     b.peer(a.location().addr()).await.unwrap();
+///     let remote = b.locate::<(String, rycos::TaskRef<String>)>("echo", Duration::from_secs(5)).await.unwrap();
+///     assert!(!remote.is_local());
+///     let (_, answer) = rycos::spawn_task_joinable(move |cx: rycos::Cx<String>| async move {
+///         remote.send(("hello".into(), cx.me())).unwrap();
+///         cx.receive().await
+///     });
+///     assert_eq!(answer.await.unwrap().as_deref(), Some("HELLO"));
+///     a.shutdown();
+///     b.shutdown();
+/// });
+/// ```
+#[derive(Clone)]
+pub struct Node {
+    pub(crate) inner: Arc<NodeInner>,
+}
+
+/// The node's state, shared by its handles, its links' tasks and the remote references made
+/// through it.
+pub(crate) struct NodeInner {
+    /// This incarnation.
+    pub(crate) id: NodeId,
+    pub(crate) location: Location,
+    identity: Identity,
+    secret: Vec<u8>,
+    pub(crate) link_config: LinkConfig,
+    handshake_timeout: Duration,
+    connect_timeout: Duration,
+    outbound_limit: usize,
+    /// The runtime the node's tasks run on.
+    pub(crate) runtime: Handle,
+    /// One link per peer incarnation.
+    links: Mutex<HashMap<NodeId, Arc<Link>>>,
+    /// Tasks of this node that peers may reach, by task id.
+    pub(crate) exports: Mutex<HashMap<u64, Export>>,
+    /// Names peers can locate: name → exported task id.
+    pub(crate) names: Mutex<HashMap<String, u64>>,
+    /// Locates waiting for answers, by request number.
+    pub(crate) locates: Mutex<HashMap<u64, mpsc::UnboundedSender<(NodeId, Answer)>>>,
+    pub(crate) next_request: AtomicU64,
+    /// Monitors peers hold on tasks of this node: (peer, its monitor number) → the task and
+    /// the exit hook that tells the peer.
+    watched: Mutex<HashMap<(NodeId, u64), (AnyTaskRef, HookToken)>>,
+    /// Subscribers to peer events.
+    events: Mutex<Vec<mpsc::UnboundedSender<PeerEvent>>>,
+    listeners: Mutex<Vec<Arc<TcpListener>>>,
+    shut_down: AtomicBool,
+}
+
+/// Settings of a node; [`Node::builder`] starts with the defaults.
+#[derive(Debug, Clone)]
+pub struct NodeBuilder {
+    name: Option<String>,
+    listen: Vec<SocketAddr>,
+    advertise: Option<SocketAddr>,
+    secret: Vec<u8>,
+    peers: Vec<String>,
+    heartbeat: Duration,
+    misses: u32,
+    grace: Duration,
+    outbound_limit: usize,
+    max_frame: usize,
+    handshake_timeout: Duration,
+    connect_timeout: Duration,
+    runtime: Option<Handle>,
+}
+
+/// Why a node did not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// A listen address could not be bound.
+    Bind(SocketAddr, io::Error),
+    /// The name and advertised address do not make a location (too long, say).
+    Location(LocationError),
+    /// `start` was called outside a runtime and no runtime was given.
+    NoRuntime,
+}
+
+impl fmt::Display for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeError::Bind(addr, e) => write!(f, "could not listen on {addr}: {e}"),
+            NodeError::Location(e) => write!(f, "bad node location: {e}"),
+            NodeError::NoRuntime => {
+                f.write_str("a node starts inside a runtime (or give one with `runtime`)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for NodeError {}
+
+/// Why [`Node::peer`] did not link to a peer.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PeerError {
+    /// The address did not resolve, or the connection failed.
+    Connect(String, io::Error),
+    /// The handshake failed (wrong secret, another protocol, not a rycos node, ...).
+    Handshake(HandshakeError),
+    /// The peer's hello does not carry a valid location or incarnation.
+    BadPeer(String),
+    /// The address is this node's own.
+    Itself,
+    /// This node has shut down.
+    ShutDown,
+    /// The connection was made but the link went down at once (why).
+    Down(String),
+}
+
+impl fmt::Display for PeerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerError::Connect(addr, e) => write!(f, "could not connect to {addr}: {e}"),
+            PeerError::Handshake(e) => write!(f, "handshake failed: {e}"),
+            PeerError::BadPeer(why) => write!(f, "the peer's hello is unusable: {why}"),
+            PeerError::Itself => f.write_str("that address is this node's own"),
+            PeerError::ShutDown => f.write_str("this node has shut down"),
+            PeerError::Down(why) => write!(f, "the link went down at once: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for PeerError {}
+
+impl From<HandshakeError> for PeerError {
+    fn from(e: HandshakeError) -> Self {
+        PeerError::Handshake(e)
+    }
+}
+
+/// A peer came or went (pycos `peer_status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PeerEvent {
+    /// A link to the peer is up.
+    Up(Location),
+    /// The peer is down: its connection broke, it stopped answering heartbeats, or it was
+    /// closed; `why` says which. Its tasks' monitors got `ExitReason::NoConnection`.
+    Down {
+        /// The peer.
+        location: Location,
+        /// What happened.
+        why: String,
+    },
+}
+
+/// The peer events of a node, from the moment [`Node::peer_events`] was called: a
+/// `futures_core::Stream`, or [`next`](PeerEvents::next) for the next one. Ends when the node
+/// shuts down.
+pub struct PeerEvents(mpsc::UnboundedReceiver<PeerEvent>);
+
+impl fmt::Debug for PeerEvents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PeerEvents(..)")
+    }
+}
+
+impl PeerEvents {
+    /// The next event; `None` once the node has shut down.
+    pub async fn next(&mut self) -> Option<PeerEvent> {
+        std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut self.0), cx)).await
+    }
+}
+
+impl futures_core::Stream for PeerEvents {
+    type Item = PeerEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<PeerEvent>> {
+        futures_core::Stream::poll_next(Pin::new(&mut self.0), cx)
+    }
+}
+
+/// The default time between heartbeats on an idle link.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
+/// Heartbeats a peer may miss before it is down.
+pub const DEFAULT_MISSES: u32 = 5;
+/// How long a link whose connection broke waits for another, by default.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+/// The default outbound buffer limit per link: sends beyond it fail with `Full`.
+pub const DEFAULT_OUTBOUND_LIMIT: usize = 64 << 20;
+
+impl Default for NodeBuilder {
+    fn default() -> Self {
+        NodeBuilder {
+            name: None,
+            listen: Vec::new(),
+            advertise: None,
+            secret: Vec::new(),
+            peers: Vec::new(),
+            heartbeat: DEFAULT_HEARTBEAT,
+            misses: DEFAULT_MISSES,
+            grace: DEFAULT_GRACE,
+            outbound_limit: DEFAULT_OUTBOUND_LIMIT,
+            max_frame: super::frame::DEFAULT_MAX_FRAME,
+            handshake_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            runtime: None,
+        }
+    }
+}
+
+impl NodeBuilder {
+    /// The node's name (default: the host name and the process id, `host-1234`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Adds a TCP address to listen on (IPv4 or IPv6; port 0 picks a free one). Default: every
+    /// IPv4 interface on [`DEFAULT_PORT`] (9705, pycos's).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen.push(addr);
+        self
+    }
+
+    /// The address peers are told to reach this node at, when it is not the listen address (a
+    /// NAT or a container's published port; pycos `ext_host`).
+    pub fn advertise(mut self, addr: SocketAddr) -> Self {
+        self.advertise = Some(addr);
+        self
+    }
+
+    /// The shared secret peers prove they know (HMAC-SHA256; it never crosses the wire).
+    /// Default: none, which links only to peers without one either.
+    pub fn secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.secret = secret.as_ref().to_vec();
+        self
+    }
+
+    /// A peer to link to at start (`host:port`, resolved again on every attempt), retried with
+    /// backoff until it answers or the node shuts down.
+    pub fn peer(mut self, addr: impl Into<String>) -> Self {
+        self.peers.push(addr.into());
+        self
+    }
+
+    /// Time between heartbeats on an idle link (default 1 s), and how many a peer may miss
+    /// before it is down (default 5).
+    pub fn heartbeat(mut self, every: Duration, misses: u32) -> Self {
+        self.heartbeat = every;
+        self.misses = misses.max(1);
+        self
+    }
+
+    /// How long a link whose connection broke waits for another before the peer is down
+    /// (default 5 s). Meanwhile sends queue on the link and monitors wait. A peer that says
+    /// goodbye (shuts down, closes the link) is down at once.
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Bytes a link may buffer for a slow peer before sends fail with `Full` (default 64 MiB).
+    pub fn outbound_limit(mut self, bytes: usize) -> Self {
+        self.outbound_limit = bytes;
+        self
+    }
+
+    /// The largest frame accepted from a peer (default 1 MiB); a larger one ends the link
+    /// before anything is allocated for it.
+    pub fn max_frame(mut self, bytes: usize) -> Self {
+        self.max_frame = bytes;
+        self
+    }
+
+    /// How long a handshake may take (default 5 s; a peer that connects and says nothing is
+    /// dropped then).
+    pub fn handshake_timeout(mut self, limit: Duration) -> Self {
+        self.handshake_timeout = limit;
+        self
+    }
+
+    /// The runtime the node's tasks run on (default: the one `start` runs in).
+    pub fn runtime(mut self, handle: &Handle) -> Self {
+        self.runtime = Some(handle.clone());
+        self
+    }
+
+    /// Binds the listen addresses and starts accepting peers (and dialling the static ones).
+    pub async fn start(self) -> Result<Node, NodeError> {
+        let runtime = match self.runtime.clone().or_else(Handle::try_current) {
+            Some(runtime) => runtime,
+            None => return Err(NodeError::NoRuntime),
+        };
+        let listen = if self.listen.is_empty() {
+            vec![SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT))]
+        } else {
+            self.listen.clone()
+        };
+        let mut listeners = Vec::new();
+        for addr in &listen {
+            let listener = {
+                let _enter = runtime.enter();
+                TcpListener::bind(addr).map_err(|e| NodeError::Bind(*addr, e))?
+            };
+            listeners.push(Arc::new(listener));
+        }
+        let bound = listeners[0].local_addr().map_err(|e| NodeError::Bind(listen[0], e))?;
+        let advertised = self.advertise.unwrap_or_else(|| reachable(bound));
+        let name = self.name.clone().unwrap_or_else(default_name);
+        let location = Location::new(name, advertised).map_err(NodeError::Location)?;
+        let hello_name = location.to_string();
+        if hello_name.len() > 255 {
+            return Err(NodeError::Location(LocationError::BadName(location.name().len())));
+        }
+        let id = first_node_id();
+        let inner = Arc::new(NodeInner {
+            id,
+            location,
+            identity: Identity { name: hello_name, incarnation: id.as_u64() },
+            secret: self.secret.clone(),
+            link_config: LinkConfig {
+                heartbeat: self.heartbeat,
+                misses: self.misses,
+                max_frame: self.max_frame,
+                grace: self.grace,
+            },
+            handshake_timeout: self.handshake_timeout,
+            connect_timeout: self.connect_timeout,
+            outbound_limit: self.outbound_limit,
+            runtime: runtime.clone(),
+            links: Mutex::new(HashMap::new()),
+            exports: Mutex::new(HashMap::new()),
+            names: Mutex::new(HashMap::new()),
+            locates: Mutex::new(HashMap::new()),
+            next_request: AtomicU64::new(1),
+            watched: Mutex::new(HashMap::new()),
+            events: Mutex::new(Vec::new()),
+            listeners: Mutex::new(Vec::new()),
+            shut_down: AtomicBool::new(false),
+        });
+        for listener in listeners {
+            let node = Arc::downgrade(&inner);
+            runtime.spawn(accept_loop(node, listener.clone()));
+            inner.listeners.lock().push(listener);
+        }
+        for peer in self.peers {
+            runtime.spawn(keep_dialling(Arc::downgrade(&inner), peer));
+        }
+        tracing::info!(target: "rycos::dist", node = %inner.location, "node started");
+        Ok(Node { inner })
+    }
+}
+
+impl Node {
+    /// The settings, starting from the defaults.
+    pub fn builder() -> NodeBuilder {
+        NodeBuilder::default()
+    }
+
+    /// Where this node is: its name and the address peers reach it at.
+    pub fn location(&self) -> &Location {
+        &self.inner.location
+    }
+
+    /// This node's incarnation (a restarted node has a new one).
+    pub fn id(&self) -> NodeId {
+        self.inner.id
+    }
+
+    /// Links to the node at `addr` (`ip:port` or `host:port`), unless a link to it is up
+    /// already; its location.
+    pub async fn peer(&self, addr: impl ToString) -> Result<Location, PeerError> {
+        let addr = addr.to_string();
+        let link = self.inner.dial(&addr, None).await?;
+        Ok(link.location.clone())
+    }
+
+    /// The peers linked now (including any whose connection broke less than the grace period
+    /// ago: they are not down yet).
+    pub fn peers(&self) -> Vec<Location> {
+        let links = self.inner.links.lock();
+        let mut peers: Vec<_> = links
+            .values()
+            .filter(|l| l.was_connected() && !l.is_down())
+            .map(|l| l.location.clone())
+            .collect();
+        peers.sort();
+        peers
+    }
+
+    /// Closes the link to `peer`: it is down from then on (its tasks' monitors get
+    /// `NoConnection`, pending delivers fail), and the peer sees the connection close. False
+    /// if no link to it was up.
+    pub fn close_peer(&self, peer: &Location) -> bool {
+        let link = self.inner.links.lock().values().find(|l| &l.location == peer && !l.is_down()).cloned();
+        match link {
+            Some(link) => {
+                if link.close("closed by this node".into()) {
+                    self.inner.link_down(&link);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Peer events from now on.
+    pub fn peer_events(&self) -> PeerEvents {
+        let (tx, rx) = mpsc::unbounded();
+        if !self.inner.shut_down.load(Ordering::Acquire) {
+            self.inner.events.lock().push(tx);
+        }
+        PeerEvents(rx)
+    }
+
+    /// Ends the node: stops listening, takes every link down ("this node shut down": peers see
+    /// the connection close, pending delivers and locates fail), and forgets its names and
+    /// exports. Idempotent.
+    pub fn shutdown(&self) {
+        self.inner.shutdown();
+    }
+
+    /// Registers `task` under `name` in this node's runtime and makes it locatable by peers
+    /// (pycos `register`). The name lives until the task ends or [`unregister`] removes it;
+    /// meanwhile the node holds a `TaskRef`, so the task's `receive` does not return `None`.
+    /// `M` must be serialisable: peers send it.
+    ///
+    /// [`unregister`]: Node::unregister
+    pub fn register<M>(&self, name: &str, task: &TaskRef<M>) -> Result<(), crate::RegisterError>
+    where
+        M: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.inner.register(name, task)
+    }
+
+    /// Removes a name registered with [`register`](Node::register); false if it is not
+    /// registered here.
+    pub fn unregister(&self, name: &str) -> bool {
+        self.inner.unregister(name)
+    }
+
+    /// Finds the task registered as `name` on this node or any linked peer (pycos `locate`):
+    /// this node's own registry first, then every peer is asked at once and the first that
+    /// has the name wins. [`LocateError::NotFound`] once every peer has said no (or the
+    /// timeout passed); [`LocateError::WrongType`] if the name exists only for another message
+    /// type.
+    ///
+    /// [`LocateError::NotFound`]: crate::LocateError::NotFound
+    /// [`LocateError::WrongType`]: crate::LocateError::WrongType
+    pub async fn locate<M>(&self, name: &str, timeout: Duration) -> Result<TaskRef<M>, crate::LocateError>
+    where
+        M: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.inner.locate(name, None, timeout).await
+    }
+
+    /// Like [`locate`](Node::locate), asking only the peer at `peer`
+    /// ([`LocateError::PeerDown`](crate::LocateError::PeerDown) if it is not linked or goes
+    /// down before it answers).
+    pub async fn locate_at<M>(
+        &self,
+        name: &str,
+        peer: &Location,
+        timeout: Duration,
+    ) -> Result<TaskRef<M>, crate::LocateError>
+    where
+        M: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.inner.locate(name, Some(peer), timeout).await
+    }
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node").field("location", &self.inner.location).field("id", &self.inner.id).finish()
+    }
+}
+
+/// The first node of a process is the node of its tasks ([`NodeId::local`]); more nodes in one
+/// process (tests) get fresh incarnations.
+fn first_node_id() -> NodeId {
+    static FIRST: AtomicBool = AtomicBool::new(true);
+    if FIRST.swap(false, Ordering::AcqRel) { NodeId::local() } else { NodeId::fresh() }
+}
+
+/// `host-pid`.
+fn default_name() -> String {
+    let host = rustix::system::uname().nodename().to_string_lossy().into_owned();
+    let host = if host.is_empty() { "rycos".to_owned() } else { host };
+    let mut name = format!("{host}-{}", std::process::id());
+    name.truncate(200);
+    name
+}
+
+/// The address to advertise for a listener bound to `bound`: itself, unless it is the
+/// unspecified address, which peers cannot dial; then the address this host would use to
+/// reach the outside (a UDP `connect` sends nothing), or loopback without a route.
+fn reachable(bound: SocketAddr) -> SocketAddr {
+    if !bound.ip().is_unspecified() {
+        return bound;
+    }
+    let probe = || -> io::Result<std::net::IpAddr> {
+        let (local, remote): (SocketAddr, SocketAddr) = if bound.is_ipv4() {
+            (([0, 0, 0, 0], 0).into(), ([192, 0, 2, 1], 9).into())
+        } else {
+            (
+                (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+                ("2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap(), 9).into(),
+            )
+        };
+        let socket = std::net::UdpSocket::bind(local)?;
+        socket.connect(remote)?;
+        Ok(socket.local_addr()?.ip())
+    };
+    let ip = probe().unwrap_or(if bound.is_ipv4() {
+        std::net::Ipv4Addr::LOCALHOST.into()
+    } else {
+        std::net::Ipv6Addr::LOCALHOST.into()
+    });
+    SocketAddr::new(ip, bound.port())
+}
+
+async fn accept_loop(node: Weak<NodeInner>, listener: Arc<TcpListener>) {
+    loop {
+        let accepted = listener.accept().await;
+        let Some(inner) = node.upgrade() else { return };
+        if inner.shut_down.load(Ordering::Acquire) {
+            return;
+        }
+        match accepted {
+            Ok((stream, from)) => {
+                let node = inner.clone();
+                inner.runtime.spawn(async move {
+                    if let Err(e) = node.handshake_and_install(stream, Role::Listener, None).await {
+                        tracing::warn!(target: "rycos::dist", node = %node.location, %from, "refused a peer: {e}");
+                    }
+                });
+            }
+            Err(e) if is_fatal_accept_error(&e) => {
+                tracing::debug!(target: "rycos::dist", node = %inner.location, "stopped listening: {e}");
+                return;
+            }
+            Err(e) => {
+                // Out of descriptors and the like: keep serving, after a pause.
+                tracing::warn!(target: "rycos::dist", node = %inner.location, "accept failed: {e}");
+                drop(inner);
+                crate::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+fn is_fatal_accept_error(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::NotConnected | io::ErrorKind::InvalidInput)
+}
+
+/// Dials a static peer until a link is up, with backoff; again whenever its link goes down.
+async fn keep_dialling(node: Weak<NodeInner>, addr: String) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let Some(inner) = node.upgrade() else { return };
+        if inner.shut_down.load(Ordering::Acquire) {
+            return;
+        }
+        match inner.dial(&addr, None).await {
+            Ok(link) => {
+                backoff = Duration::from_millis(100);
+                drop(inner);
+                while !link.is_down() {
+                    crate::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(target: "rycos::dist", node = %inner.location, peer = %addr,
+                    "could not link to a static peer (retrying in {backoff:?}): {e}");
+                drop(inner);
+                crate::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+impl NodeInner {
+    /// Connects to `addr`, authenticates and installs the link; `expected` is the incarnation
+    /// a reference named (a link created for it is waiting for this connection).
+    pub(crate) async fn dial(
+        self: &Arc<Self>,
+        addr: &str,
+        expected: Option<&Arc<Link>>,
+    ) -> Result<Arc<Link>, PeerError> {
+        if self.shut_down.load(Ordering::Acquire) {
+            return Err(PeerError::ShutDown);
+        }
+        let stream = TcpStream::connect_timeout(addr, self.connect_timeout)
+            .await
+            .map_err(|e| PeerError::Connect(addr.to_owned(), e))?;
+        let _ = stream.set_nodelay(true);
+        self.handshake_and_install(stream, Role::Dialer, expected).await
+    }
+
+    async fn handshake_and_install(
+        self: &Arc<Self>,
+        mut stream: TcpStream,
+        role: Role,
+        expected: Option<&Arc<Link>>,
+    ) -> Result<Arc<Link>, PeerError> {
+        let peer =
+            handshake::handshake(&mut stream, role, &self.identity, &self.secret, self.handshake_timeout)
+                .await;
+        let peer = match peer {
+            Ok(peer) => peer,
+            Err(e) => {
+                stream.close();
+                return Err(e.into());
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        self.install(stream, role, peer, expected)
+    }
+
+    /// Puts an authenticated connection under the link of its peer.
+    fn install(
+        self: &Arc<Self>,
+        stream: TcpStream,
+        role: Role,
+        peer: Peer,
+        expected: Option<&Arc<Link>>,
+    ) -> Result<Arc<Link>, PeerError> {
+        let refuse = |e: PeerError| {
+            stream.close();
+            Err(e)
+        };
+        let location: Location = match peer.name.parse() {
+            Ok(location) => location,
+            Err(e) => return refuse(PeerError::BadPeer(format!("{:?} is not a location: {e}", peer.name))),
+        };
+        let Some(id) = NodeId::from_u64(peer.incarnation) else {
+            return refuse(PeerError::BadPeer("incarnation 0".into()));
+        };
+        if id == self.id {
+            return refuse(PeerError::Itself);
+        }
+        if self.shut_down.load(Ordering::Acquire) {
+            return refuse(PeerError::ShutDown);
+        }
+        if let Some(expected) = expected
+            && expected.id != id
+            && expected.go_down(format!("{} restarted: it is a new incarnation", expected.location).into())
+        {
+            self.link_down(expected);
+        }
+        let link = self.link_for(id, location);
+        let dialer = if role == Role::Dialer { self.id } else { id };
+        let (attached, first) = link.attach(
+            stream,
+            dialer,
+            role == Role::Dialer,
+            self.link_config,
+            self.on_frame(),
+            self.on_down(),
+            &self.runtime,
+        );
+        if link.is_down() {
+            return Err(PeerError::Down(link.down_reason().map(|r| r.to_string()).unwrap_or_default()));
+        }
+        if attached && first {
+            tracing::info!(target: "rycos::dist", node = %self.location, peer = %link.location, "peer up");
+            self.emit(PeerEvent::Up(link.location.clone()));
+        }
+        Ok(link)
+    }
+
+    /// Every link, up or waiting for its connection.
+    pub(crate) fn links_snapshot(&self) -> Vec<Arc<Link>> {
+        self.links.lock().values().cloned().collect()
+    }
+
+    /// The live link for the incarnation `id`, made (without a connection yet) if there is none.
+    fn link_for(&self, id: NodeId, location: Location) -> Arc<Link> {
+        let mut links = self.links.lock();
+        match links.get(&id) {
+            Some(link) if !link.is_down() => link.clone(),
+            _ => {
+                let link = Link::new(location, id, self.outbound_limit);
+                links.insert(id, link.clone());
+                link
+            }
+        }
+    }
+
+    /// The link to the node `id` at `location`, for a reference to one of its tasks: the one
+    /// up, or a new one whose connection is dialled in the background (messages queue on it
+    /// meanwhile; if the dial fails, or finds another incarnation, it goes down).
+    pub(crate) fn link_to(self: &Arc<Self>, id: NodeId, location: Location) -> Arc<Link> {
+        if let Some(link) = self.links.lock().get(&id)
+            && !link.is_down()
+        {
+            return link.clone();
+        }
+        let link = self.link_for(id, location.clone());
+        if self.shut_down.load(Ordering::Acquire) {
+            if link.go_down("this node shut down".into()) {
+                self.link_down(&link);
+            }
+            return link;
+        }
+        let (node, waiting) = (self.clone(), link.clone());
+        self.runtime.spawn(async move {
+            let addr = location.addr().to_string();
+            match node.dial(&addr, Some(&waiting)).await {
+                Ok(_) => {}
+                Err(e) => {
+                    if waiting.go_down(format!("could not link to {location}: {e}").into()) {
+                        node.link_down(&waiting);
+                    }
+                }
+            }
+        });
+        link
+    }
+
+    /// A link that is down from the start: what references to tasks that have ended here use.
+    pub(crate) fn ended_link(&self) -> Arc<Link> {
+        let link = Link::new(self.location.clone(), self.id, 0);
+        link.go_down("the task has ended".into());
+        link
+    }
+
+    fn on_frame(self: &Arc<Self>) -> FrameHandler {
+        let node = Arc::downgrade(self);
+        Arc::new(move |link, kind, body| {
+            let Some(node) = node.upgrade() else { return Err("this node shut down".into()) };
+            if kind != super::frame::kind::ENVELOPE {
+                return Err(format!(
+                    "frame kind {kind:#04x} is not used by protocol version {}",
+                    handshake::PROTOCOL_VERSION
+                )
+                .into());
+            }
+            let envelope = Envelope::decode(body).map_err(|e| DownReason::from(e.to_string()))?;
+            if let Envelope::Goodbye { reason } = envelope {
+                return Err(format!("the peer closed the link: {reason}").into());
+            }
+            node.receive(link, envelope);
+            Ok(())
+        })
+    }
+
+    fn on_down(self: &Arc<Self>) -> DownHandler {
+        let node = Arc::downgrade(self);
+        Arc::new(move |link| {
+            if let Some(node) = node.upgrade() {
+                node.link_down(link);
+            }
+        })
+    }
+
+    /// After `link` went down: forget it, tell the locates waiting for it and the event
+    /// subscribers, drop the monitors it held here.
+    pub(crate) fn link_down(&self, link: &Arc<Link>) {
+        {
+            let mut links = self.links.lock();
+            if links.get(&link.id).is_some_and(|l| Arc::ptr_eq(l, link)) {
+                links.remove(&link.id);
+            }
+        }
+        let why = link.down_reason().map(|r| r.to_string()).unwrap_or_default();
+        tracing::warn!(target: "rycos::dist", node = %self.location, peer = %link.location, "peer down: {why}");
+        let waiting: Vec<_> = self.locates.lock().values().cloned().collect();
+        for answers in waiting {
+            let _ = answers.unbounded_send((link.id, Answer::PeerDown));
+        }
+        let watched: Vec<_> = {
+            let mut watched = self.watched.lock();
+            let theirs: Vec<_> = watched.keys().filter(|(peer, _)| *peer == link.id).copied().collect();
+            theirs.into_iter().filter_map(|key| watched.remove(&key)).collect()
+        };
+        for (task, hook) in watched {
+            task.remove_exit_hook(hook);
+        }
+        self.emit(PeerEvent::Down { location: link.location.clone(), why });
+    }
+
+    fn emit(&self, event: PeerEvent) {
+        self.events.lock().retain(|subscriber| subscriber.unbounded_send(event.clone()).is_ok());
+    }
+
+    /// One envelope from `link`'s peer.
+    fn receive(self: &Arc<Self>, link: &Arc<Link>, envelope: Envelope) {
+        match envelope {
+            Envelope::Locate { request, kind, name, type_name } => {
+                self.answer_locate(link, request, kind, &name, &type_name)
+            }
+            Envelope::Located { request, task } => self.answered(request, link, Answer::Found(task)),
+            Envelope::NotFound { request } => self.answered(request, link, Answer::NotFound),
+            Envelope::WrongType { request, found } => self.answered(request, link, Answer::WrongType(found)),
+            Envelope::Send { to, payload } => match self.exported(to) {
+                Some(export) => export.accept(self, link, &payload, None),
+                None => tracing::debug!(target: "rycos::dist", peer = %link.location, to,
+                    "a message for a task that is not here (it ended); dropped"),
+            },
+            Envelope::Deliver { to, seq, wait_ms, payload } => match self.exported(to) {
+                Some(export) => export.accept(self, link, &payload, Some((seq, wait_ms))),
+                None => {
+                    let _ = link.push(&Envelope::Delivered { seq, outcome: Delivered::Closed }, true);
+                }
+            },
+            Envelope::Delivered { seq, outcome } => link.acknowledged(seq, outcome),
+            Envelope::Terminate { task } => {
+                if let Some(export) = self.exported(task) {
+                    export.task.terminate();
+                }
+            }
+            Envelope::Monitor { task, monitor } => self.watch(link, task, monitor),
+            Envelope::Demonitor { monitor } => {
+                let watched = self.watched.lock().remove(&(link.id, monitor));
+                if let Some((task, hook)) = watched {
+                    task.remove_exit_hook(hook);
+                }
+            }
+            Envelope::Exit { monitor, how } => {
+                link.exited(monitor, |task, name| remote::ended_remotely(link, task, name, how));
+            }
+            // Taken by `on_frame`, which ends the link on it.
+            Envelope::Goodbye { .. } => {}
+        }
+    }
+
+    /// The export of task `id`, if it is here (cloned out of the lock: queueing may run code).
+    fn exported(&self, id: u64) -> Option<ExportHandle> {
+        self.exports.lock().get(&id).map(Export::handle)
+    }
+
+    /// A peer monitors our task `task`: tell it with `Exit { monitor }` when the task ends.
+    fn watch(self: &Arc<Self>, link: &Arc<Link>, task: u64, monitor: u64) {
+        let Some(export) = self.exported(task) else {
+            let _ = link.push(&Envelope::Exit { monitor, how: Ending::Gone }, true);
+            return;
+        };
+        let (peer, node) = (Arc::downgrade(link), Arc::downgrade(self));
+        let peer_id = link.id;
+        let hook = export.task.add_exit_hook(Box::new(move |ended| {
+            if let Some(node) = node.upgrade() {
+                node.watched.lock().remove(&(peer_id, monitor));
+            }
+            if let Some(peer) = peer.upgrade() {
+                let _ = peer.push(&Envelope::Exit { monitor, how: remote::ending_of(ended) }, true);
+            }
+        }));
+        if let Some(hook) = hook {
+            self.watched.lock().insert((peer_id, monitor), (export.task.clone(), hook));
+        }
+    }
+
+    /// Exports `task` (if it is not yet) so peers can reach it; its id.
+    pub(crate) fn export<M>(self: &Arc<Self>, task: &TaskRef<M>) -> TaskId
+    where
+        M: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let id = task.id();
+        {
+            let mut exports = self.exports.lock();
+            if exports.contains_key(&id.as_u64()) {
+                return id;
+            }
+            exports.insert(id.as_u64(), Export::of(task));
+        }
+        // Removed when the task ends (at once, if it has already).
+        let node = Arc::downgrade(self);
+        task.as_any().add_exit_hook(Box::new(move |_| {
+            if let Some(node) = node.upgrade() {
+                node.forget_export(id.as_u64());
+            }
+        }));
+        id
+    }
+
+    fn forget_export(&self, id: u64) {
+        let export = self.exports.lock().remove(&id);
+        self.names.lock().retain(|_, task| *task != id);
+        // Dropped outside the locks: it holds a TaskRef, whose drop may wake the task.
+        drop(export);
+    }
+
+    fn shutdown(&self) {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        for listener in self.listeners.lock().drain(..) {
+            // Fails the pending accept: the accept loop ends.
+            listener.as_async().close();
+        }
+        let links: Vec<_> = self.links.lock().values().cloned().collect();
+        for link in links {
+            if link.close("this node shut down".into()) {
+                self.link_down(&link);
+            }
+        }
+        self.locates.lock().clear();
+        let names = std::mem::take(&mut *self.names.lock());
+        let exports = std::mem::take(&mut *self.exports.lock());
+        // The names leave the runtime's registry too: another node (or a restarted one) on
+        // the same runtime may take them.
+        let registry = self.runtime.registry();
+        for (name, id) in names {
+            if let Some(export) = exports.get(&id) {
+                registry.unregister_task(&name, &export.task);
+            }
+        }
+        drop(exports);
+        self.events.lock().clear();
+        tracing::info!(target: "rycos::dist", node = %self.location, "node shut down");
+    }
+}
+
+/// What `receive` needs of an export, outside the exports lock.
+pub(crate) struct ExportHandle {
+    pub(crate) task: AnyTaskRef,
+    sink: super::remote::SinkHandle,
+}
+
+impl ExportHandle {
+    pub(crate) fn new(task: AnyTaskRef, sink: super::remote::SinkHandle) -> ExportHandle {
+        ExportHandle { task, sink }
+    }
+
+    fn accept(&self, node: &Arc<NodeInner>, from: &Arc<Link>, payload: &[u8], ack: Option<(u64, u32)>) {
+        (self.sink)(node, from, payload, ack)
+    }
+}
