@@ -40,6 +40,9 @@ pub(crate) struct Link {
     out: Mutex<Outbound>,
     /// Set when `out` has something for the writer.
     writable: Event,
+    /// Set when the writer took the buffer (or the link went down): a deliver refused for
+    /// space waits on it.
+    room: Event,
     /// Bytes `out` may hold before a send is refused with `Full`.
     limit: usize,
     /// Delivers and monitors waiting for the peer's answer.
@@ -60,6 +63,9 @@ struct Outbound {
     spoke: bool,
     /// Why the link went down, once it has.
     down: Option<DownReason>,
+    /// Why the writer of the current connection gave up: it closes the socket, and the reader,
+    /// which decides what happens next, reports this instead of "the socket was closed".
+    write_failed: Option<(u64, DownReason)>,
 }
 
 /// A connection under a link.
@@ -98,8 +104,10 @@ impl Link {
                 generation: 0,
                 spoke: false,
                 down: None,
+                write_failed: None,
             }),
             writable: Event::new(),
+            room: Event::new(),
             limit,
             waiting: Mutex::new(Waiting::default()),
             down: AtomicBool::new(false),
@@ -135,6 +143,30 @@ impl Link {
             envelope.encode_into(&mut body);
             self.push_frame(kind::ENVELOPE, &body, control)
         })
+    }
+
+    /// Queues one data envelope, waiting until `deadline` for room in a full outbound buffer
+    /// (`Timeout` if none came).
+    pub(crate) async fn push_when_room(
+        &self,
+        envelope: &Envelope,
+        deadline: Instant,
+    ) -> Result<(), RemoteFailure> {
+        loop {
+            match self.push(envelope, false) {
+                Err(RemoteFailure::Full) => {}
+                done => return done,
+            }
+            // Cleared before the second try: a take after it sets the event again.
+            self.room.clear();
+            match self.push(envelope, false) {
+                Err(RemoteFailure::Full) => {}
+                done => return done,
+            }
+            if crate::time::timeout_at(deadline, self.room.wait()).await.is_err() {
+                return Err(RemoteFailure::Timeout);
+            }
+        }
     }
 
     fn push_frame(&self, frame_kind: u8, body: &[u8], control: bool) -> Result<(), RemoteFailure> {
@@ -266,6 +298,7 @@ impl Link {
         runtime.spawn(async move {
             if let Err(why) = writer.write_loop(&writer_stream, generation, dialled_here).await {
                 tracing::debug!(target: "rycos::dist", peer = %writer.location, "{why}");
+                writer.out.lock().write_failed = Some((generation, why));
                 // The reader sees the closed socket and decides.
                 writer_stream.close();
             }
@@ -275,6 +308,11 @@ impl Link {
         runtime.spawn(async move {
             match reader.read_loop(&stream, config.max_frame, &*on_frame).await {
                 ReadEnd::Broken(why) => {
+                    let write_failed = reader.out.lock().write_failed.take();
+                    let why = match write_failed {
+                        Some((failed, write_why)) if failed == generation => write_why,
+                        _ => why,
+                    };
                     reader.disconnected(generation, why, config.grace, &reader_down).await
                 }
                 ReadEnd::Fatal(why) => reader.lost_connection(generation, why, &reader_down),
@@ -333,6 +371,7 @@ impl Link {
                     return Ok(());
                 }
                 std::mem::swap(&mut batch, &mut out.frames);
+                self.room.set();
                 // Going down with a farewell: this batch ends with the goodbye.
                 if out.down.is_some() { out.conn.take() } else { None }
             };
@@ -506,6 +545,7 @@ impl Link {
             conn.stream.close();
         }
         self.writable.set();
+        self.room.set();
         let Waiting { delivers, monitors, .. } = std::mem::take(&mut *self.waiting.lock());
         for (_, done) in delivers {
             let _ = done.send(Err(RemoteFailure::PeerDown));

@@ -1,6 +1,6 @@
 //! Distribution (feature `dist`): nodes that link to each other over authenticated
 //! connections, names that peers can locate, and `TaskRef`s to tasks of other nodes that work
-//! like local ones (pycos `netpycos`). `docs/protocol.md` specifies the wire; `docs/dist.md`
+//! like local ones (pycos `netpycos`). `docs/protocol.md` specifies the wire; `docs/semantics.md` (*Across nodes*)
 //! what the layer promises.
 //!
 //! - [`Node`]: listens, dials ([`Node::peer`]), links, and routes; [`Node::register`] and

@@ -28,7 +28,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A task of another node, untyped: where it is and what it is called.
 pub(crate) struct Target {
@@ -99,15 +99,20 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> RemoteTask for RemoteRef<
     fn deliver(&self, message: &dyn Any, timeout: Duration) -> Result<RemoteDeliver, RemoteFailure> {
         let (_node, payload) = self.payload(message)?;
         let link = self.target.link.clone();
-        let (seq, acknowledged) = link.expect_ack();
-        let wait_ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
-        let envelope = Envelope::Deliver { to: self.target.task.as_u64(), seq, wait_ms, payload };
-        if let Err(failure) = link.push(&envelope, false) {
-            link.forget_ack(seq);
-            return Err(failure);
-        }
+        let to = self.target.task.as_u64();
+        let deadline = Instant::now() + timeout;
         Ok(Box::pin(async move {
-            match crate::time::timeout(timeout, acknowledged).await {
+            let (seq, acknowledged) = link.expect_ack();
+            // The peer may wait for mailbox room for what is left of the timeout once queued
+            // here; the time on the wire comes out of the acknowledgement's share.
+            let left = deadline.saturating_duration_since(Instant::now());
+            let wait_ms = u32::try_from(left.as_millis()).unwrap_or(u32::MAX);
+            let envelope = Envelope::Deliver { to, seq, wait_ms, payload };
+            if let Err(failure) = link.push_when_room(&envelope, deadline).await {
+                link.forget_ack(seq);
+                return Err(failure);
+            }
+            match crate::time::timeout_at(deadline, acknowledged).await {
                 Ok(Ok(outcome)) => outcome,
                 // The link dropped the sender without an answer: it went down.
                 Ok(Err(_)) => Err(RemoteFailure::PeerDown),

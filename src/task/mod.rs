@@ -14,8 +14,8 @@ pub(crate) mod remote;
 mod spawn;
 mod task_ref;
 
-pub use crate::runtime::task::{JoinError, JoinHandle, TaskId, yield_now};
-pub use address::{NodeId, TaskAddr};
+pub use crate::runtime::task::{JoinError, JoinHandle, NodeId, TaskId, yield_now};
+pub use address::TaskAddr;
 pub use builder::Builder;
 pub use cx::{Cx, Filter, NoFilter, Receive, ReceiveOrSwap, Received, Resumed, Suspend};
 pub use hot_swap::{HotSwap, HotSwapError, SwapRequest};

@@ -6,12 +6,11 @@
 //! monitors (`monitor.rs`), names (`registry.rs`), failing a pending hot swap. A hook gets an
 //! [`Ended`] record and runs once, on the thread that completes the task, after `COMPLETE`.
 
-use super::TaskId;
 use super::raw::RawTask;
 use super::state::{Outcome, Snapshot};
+use super::{NodeId, TaskId};
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::AtomicBool;
-use crate::task::NodeId;
 use std::any::Any;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};

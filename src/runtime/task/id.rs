@@ -1,8 +1,9 @@
-//! Task identifiers.
+//! Task and node identifiers.
 
 use std::cell::Cell;
 use std::fmt;
 use std::num::NonZeroU64;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A task's identifier, unique among all tasks of its node (this process) for its whole life.
@@ -65,5 +66,52 @@ impl fmt::Debug for TaskId {
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#{}", self.0)
+    }
+}
+
+/// A node in one incarnation: random, chosen when it starts.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(NonZeroU64);
+
+impl NodeId {
+    /// This process's node (the node of every local task until the distribution layer gives a
+    /// process nodes of its own).
+    pub fn local() -> NodeId {
+        static LOCAL: OnceLock<NodeId> = OnceLock::new();
+        *LOCAL.get_or_init(NodeId::fresh)
+    }
+
+    /// A new, random incarnation.
+    pub(crate) fn fresh() -> NodeId {
+        use std::hash::{BuildHasher, Hasher};
+        // std's randomly keyed hasher is a good enough source for an incarnation number: what
+        // matters is that two starts do not collide, not that nobody can guess it.
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        hasher.write_u128(now.as_nanos());
+        NodeId(NonZeroU64::new(hasher.finish()).unwrap_or(NonZeroU64::MIN))
+    }
+
+    /// The incarnation number.
+    pub fn as_u64(self) -> u64 {
+        self.0.get()
+    }
+
+    /// The id for a number produced by [`as_u64`](NodeId::as_u64); `None` for 0.
+    pub fn from_u64(id: u64) -> Option<NodeId> {
+        NonZeroU64::new(id).map(NodeId)
+    }
+}
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NodeId({:016x})", self.0)
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
     }
 }

@@ -20,7 +20,7 @@ mod yield_now;
 pub(crate) mod loom_task;
 
 pub(crate) use current::get as current_task;
-pub use id::TaskId;
+pub use id::{NodeId, TaskId};
 pub(crate) use join::panic_message;
 pub use join::{JoinError, JoinHandle};
 pub(crate) use raw::{Notified, RawTask};

@@ -1,0 +1,148 @@
+//! Nodes in separate processes: this test binary starts itself again as the node of
+//! `remote_task_server` (the ignored test `child_upper_server`), talks to it over loopback, asks
+//! it to stop, or kills it with SIGKILL under a monitor and a deliver.
+mod common;
+
+#[path = "../examples/remote_task_client.rs"]
+mod remote_task_client;
+#[path = "../examples/remote_task_server.rs"]
+mod remote_task_server;
+#[path = "../examples/support/upper.rs"]
+mod upper;
+
+use common::*;
+use rycos::dist::{Location, Node, PeerEvent};
+use rycos::{Cx, DeliverError, Exit, ExitReason, SendError};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::Duration;
+
+const SECRET_VAR: &str = "RYCOS_DIST_CHILD_SECRET";
+
+/// The server's side, run only in the child process (`ServerProcess::start`).
+#[test]
+#[ignore = "the node of another process: started by the tests of this file"]
+fn child_upper_server() {
+    let secret = std::env::var(SECRET_VAR).expect("started by ServerProcess::start, which sets the secret");
+    // The parent holds our stdin: when it ends, even by its watchdog's exit, so do we.
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(3);
+    });
+    let served = rt(2).block_on(remote_task_server::run("127.0.0.1:0".parse().unwrap(), &secret)).unwrap();
+    println!("served {served} requests");
+}
+
+/// A child process running `child_upper_server`, killed if the test ends first.
+struct ServerProcess {
+    child: Child,
+    location: Location,
+    /// Held open for the child's life (`Child::wait` would close it first).
+    _stdin: ChildStdin,
+}
+
+impl ServerProcess {
+    fn start(secret: &str) -> ServerProcess {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--ignored", "--exact", "child_upper_server", "--nocapture", "--test-threads=1"])
+            .env(SECRET_VAR, secret)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let location = loop {
+            let line = lines.next().expect("the child ended before it served").unwrap();
+            // The harness writes "test child_upper_server ... " on the same line first.
+            if let Some((_, location)) = line.split_once("serving `upper` at ") {
+                break location.trim().parse::<Location>().unwrap();
+            }
+        };
+        // The rest of its output goes on being read, so that the child never blocks on a full pipe.
+        std::thread::spawn(move || {
+            lines.map_while(Result::ok).filter(|line| line.starts_with("served ")).last()
+        });
+        ServerProcess { child, location, _stdin: stdin }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn client(secret: &str) -> Node {
+    Node::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .secret(secret)
+        .heartbeat(Duration::from_millis(100), 10)
+        .grace(Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap()
+}
+
+#[test]
+fn a_server_in_another_process_answers_and_stops_when_asked() {
+    let _w = watchdog(Duration::from_secs(60));
+    let mut server = ServerProcess::start("between processes");
+    assert_eq!(server.location.name(), "upper-server");
+    rt(2).block_on(async {
+        let node = client("between processes").await;
+        let words = (0..100).map(|i| format!("word {i}")).collect::<Vec<_>>();
+        let replies =
+            remote_task_client::ask(&node, &server.location.addr().to_string(), words.clone(), true)
+                .await
+                .unwrap();
+        assert_eq!(replies, words.iter().map(|w| w.to_uppercase()).collect::<Vec<_>>());
+        node.shutdown();
+    });
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "the server process ended with {status}");
+}
+
+#[test]
+fn a_server_killed_with_sigkill_is_down_for_monitors_delivers_and_sends() {
+    let _w = watchdog(Duration::from_secs(60));
+    let mut server = ServerProcess::start("kill");
+    rt(2).block_on(async {
+        let node = client("kill").await;
+        let mut events = node.peer_events();
+        node.peer(server.location.addr()).await.unwrap();
+        assert!(matches!(events.next().await, Some(PeerEvent::Up(_))));
+        let upper = node.locate::<upper::Request>(upper::NAME, Duration::from_secs(10)).await.unwrap();
+        let monitoring = std::sync::Arc::new(rycos::sync::Event::new());
+        let (_, exit) = rycos::spawn_task_joinable({
+            let (upper, monitoring) = (upper.clone(), monitoring.clone());
+            move |cx: Cx<Exit>| async move {
+                cx.monitor(&upper);
+                // A round trip after the monitor proves the server has it: frames from one
+                // node arrive in order.
+                let (_, echoed) = rycos::spawn_task_joinable(move |me: Cx<String>| async move {
+                    upper.send(upper::Request::Upper { text: "ready".into(), reply: me.me() }).unwrap();
+                    me.receive().await
+                });
+                assert_eq!(echoed.await.unwrap().as_deref(), Some("READY"));
+                monitoring.set();
+                cx.receive().await
+            }
+        });
+        monitoring.wait().await;
+        server.child.kill().unwrap();
+        let exit = exit.await.unwrap().expect("an exit");
+        assert_eq!(exit.reason, ExitReason::NoConnection);
+        match events.next().await {
+            Some(PeerEvent::Down { location, .. }) => assert_eq!(location, server.location),
+            other => panic!("{other:?}"),
+        }
+        match upper.deliver(upper::Request::Stop, Duration::from_secs(5)).await {
+            Err(DeliverError::PeerDown(_)) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(upper.send(upper::Request::Stop), Err(SendError::PeerDown(_))));
+        node.shutdown();
+    });
+}
