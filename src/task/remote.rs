@@ -22,6 +22,7 @@ use std::time::Duration;
 /// Why a remote send or deliver failed; the handle turns it into the matching
 /// `SendError` / `DeliverError` variant with the message inside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "dist"), allow(dead_code))]
 pub(crate) enum RemoteFailure {
     /// The task's node is down (or was, and came back as a new incarnation).
     PeerDown,
@@ -77,5 +78,6 @@ pub(crate) trait RemoteTask: Send + Sync + 'static {
     fn remove_exit_hook(&self, hook: HookToken) -> bool;
 
     /// The implementation, for the layer that made it (serialising a reference).
+    #[cfg_attr(not(feature = "dist"), allow(dead_code))]
     fn as_any(&self) -> &dyn Any;
 }

@@ -34,6 +34,7 @@ pub(crate) struct Ended {
 
 impl Ended {
     /// The record for a task on the node `node` that is out of reach.
+    #[cfg_attr(not(feature = "dist"), allow(dead_code))]
     pub(crate) fn connection_lost(task: TaskId, node: NodeId, name: Option<Arc<str>>) -> Ended {
         Ended {
             task,
@@ -54,6 +55,8 @@ pub(crate) type ExitHook = Box<dyn FnOnce(&Ended) + Send>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HookToken(u64);
 
+// Numbered tokens are made only by the distribution layer.
+#[cfg_attr(not(feature = "dist"), allow(dead_code))]
 impl HookToken {
     /// A token numbered by a hook list other than a local task's (a remote task's monitors).
     pub(crate) fn from_number(number: u64) -> HookToken {
