@@ -67,7 +67,7 @@ fn main() {
             .start()
             .await?;
         let replies = ask(&node, &server, words, false).await;
-        node.shutdown();
+        node.shutdown().await;
         replies
     });
     match outcome {

@@ -49,7 +49,7 @@ pub async fn run(listen: SocketAddr, secret: &str) -> Result<u64, Box<dyn std::e
     let served = serve(&node)?;
     println!("serving `{}` at {}", crate::upper::NAME, node.location());
     let served = served.await?;
-    node.shutdown();
+    node.shutdown().await;
     Ok(served)
 }
 

@@ -20,17 +20,20 @@ fn handles_are_send_and_sync() {
     clone::<rycos::Handle>();
 }
 
-/// The size budget of a task handle: at most two words (a tag and a pointer: the local arm or
-/// the remote one the distribution layer adds), so that a reply address does not grow every
-/// message that carries it; and `Option` of it costs nothing.
+/// The size budget of a task handle: one word, for a task of this process or of another node
+/// alike, so that a reply address does not grow every message that carries it (a two-word
+/// handle cost ping_pong up to 25 %: BENCHMARKS.md, issue 13); and `Option` of it costs nothing.
 #[test]
-fn task_handles_stay_within_two_words() {
+fn task_handles_are_one_word() {
     let word = std::mem::size_of::<usize>();
-    for (what, size) in [
-        ("TaskRef", std::mem::size_of::<TaskRef<String>>()),
-        ("AnyTaskRef", std::mem::size_of::<AnyTaskRef>()),
-    ] {
-        assert!(size <= 2 * word, "{what} is {size} bytes");
+    assert_eq!(std::mem::size_of::<TaskRef<String>>(), word, "TaskRef");
+    assert_eq!(std::mem::size_of::<AnyTaskRef>(), word, "AnyTaskRef");
+    assert_eq!(std::mem::size_of::<Option<TaskRef<String>>>(), word, "Option<TaskRef>");
+    // The shape of the benchmark's ping_pong message: a handle or a number, two words.
+    #[allow(dead_code)]
+    enum Ping {
+        Peer(TaskRef<Ping>),
+        N(u64),
     }
-    assert_eq!(std::mem::size_of::<Option<TaskRef<String>>>(), std::mem::size_of::<TaskRef<String>>());
+    assert_eq!(std::mem::size_of::<Ping>(), 2 * word, "Ping");
 }

@@ -72,8 +72,8 @@ fn locate_finds_a_name_on_a_peer_and_a_reference_in_a_message_carries_the_reply(
             got
         });
         assert_eq!(answers.await.unwrap(), (1..=10).map(|n| n * 2).collect::<Vec<_>>());
-        a.shutdown();
-        b.shutdown();
+        a.shutdown().await;
+        b.shutdown().await;
     });
 }
 
@@ -109,8 +109,8 @@ fn locate_answers_not_found_wrong_type_unregistered_and_ended() {
         ended.await.unwrap();
         assert!(matches!(b.locate::<Request>("ending", LONG).await, Err(LocateError::NotFound(_))));
         task.send(Request::Stop).unwrap();
-        a.shutdown();
-        b.shutdown();
+        a.shutdown().await;
+        b.shutdown().await;
     });
 }
 
@@ -139,9 +139,9 @@ fn the_first_peer_that_has_the_name_wins_and_locate_at_asks_one() {
         assert!(matches!(at_stranger, Err(LocateError::PeerDown { .. })), "{at_stranger:?}");
         task.send(Request::Stop).unwrap();
         for peer in peers {
-            peer.shutdown();
+            peer.shutdown().await;
         }
-        asker.shutdown();
+        asker.shutdown().await;
     });
 }
 
@@ -172,8 +172,46 @@ fn messages_from_one_sender_arrive_in_order() {
             }
         }
         assert_eq!(received.await.unwrap(), N);
-        a.shutdown();
-        b.shutdown();
+        a.shutdown().await;
+        b.shutdown().await;
+    });
+}
+
+/// What was sent before `shutdown` reaches the peer when the shutdown is awaited, even if the
+/// sender's runtime (which runs the link's writer) is dropped right after.
+#[test]
+fn an_awaited_shutdown_writes_what_was_sent_before_it() {
+    let _guard = common::watchdog(Duration::from_secs(60));
+    const N: u64 = 10_000;
+    let receiver_rt = runtime();
+    let (receiver, received) = receiver_rt.block_on(async {
+        let receiver = node("receiver", "flush").await;
+        let (sink, received) = rycos::spawn_task_joinable(|cx: Cx<u64>| async move {
+            let mut next = 0;
+            while next < N {
+                assert_eq!(cx.receive().await, Some(next));
+                next += 1;
+            }
+            next
+        });
+        receiver.register("sink", &sink).unwrap();
+        (receiver, received)
+    });
+    let sender_rt = runtime();
+    sender_rt.block_on(async {
+        let sender = node("sender", "flush").await;
+        sender.peer(receiver.location().addr()).await.unwrap();
+        let sink = sender.locate::<u64>("sink", LONG).await.unwrap();
+        for n in 0..N {
+            sink.send(n).unwrap();
+        }
+        sender.shutdown().await;
+    });
+    drop(sender_rt);
+    receiver_rt.block_on(async {
+        let received = rycos::time::timeout(LONG, received).await;
+        assert_eq!(received.expect("messages sent before the shutdown were lost").unwrap(), N);
+        receiver.shutdown().await;
     });
 }
 
@@ -202,7 +240,7 @@ fn deliver_completes_when_the_message_is_in_the_remote_mailbox() {
             other => panic!("{other:?}"),
         }
         let mut events = b.peer_events();
-        a.shutdown();
+        a.shutdown().await;
         assert!(matches!(events.next().await, Some(PeerEvent::Down { .. })));
         // Its node is gone: PeerDown, with the message back.
         match remote.deliver(8, LONG).await {
@@ -210,7 +248,7 @@ fn deliver_completes_when_the_message_is_in_the_remote_mailbox() {
             other => panic!("{other:?}"),
         }
         assert!(matches!(remote.send(9), Err(SendError::PeerDown(9))));
-        b.shutdown();
+        b.shutdown().await;
     });
 }
 
@@ -254,8 +292,8 @@ fn delivers_wait_for_room_in_a_full_outbound_buffer() {
             sender.await.unwrap().unwrap();
         }
         assert_eq!(got.await.unwrap(), N * SIZE);
-        a.shutdown();
-        b.shutdown();
+        a.shutdown().await;
+        b.shutdown().await;
     });
 }
 
@@ -313,9 +351,9 @@ fn a_monitor_sees_a_remote_task_finish_panic_be_terminated_and_its_node_go_down(
         a.register("orphan", &watched()).unwrap();
         let remote = b.locate::<Watched>("orphan", LONG).await.unwrap();
         let a_stops = a.clone();
-        let exit = exit_of(remote, move |_| a_stops.shutdown()).await;
+        let exit = exit_of(remote, move |_| drop(a_stops.shutdown())).await;
         assert_eq!(exit.reason, ExitReason::NoConnection);
-        b.shutdown();
+        b.shutdown().await;
     });
 }
 
@@ -364,8 +402,8 @@ fn an_exit_comes_after_every_message_the_ended_task_sent() {
             }
         });
         assert_eq!(seen.await.unwrap(), 1000, "every message before the exit");
-        a.shutdown();
-        b.shutdown();
+        a.shutdown().await;
+        b.shutdown().await;
     });
 }
 
@@ -436,7 +474,7 @@ fn references_travel_across_three_nodes_and_come_home_local() {
         assert_eq!(back, on_c);
         on_c.send(Request::Stop).unwrap();
         for n in [a, b, c] {
-            n.shutdown();
+            n.shutdown().await;
         }
     });
 }
@@ -468,8 +506,8 @@ fn peer_events_report_up_and_down_and_close_peer_takes_a_link_down() {
         }
         assert!(b.peers().is_empty());
         assert!(!b.close_peer(a.location()), "no link left to close");
-        a.shutdown();
-        b.shutdown();
+        a.shutdown().await;
+        b.shutdown().await;
     });
 }
 
@@ -495,7 +533,7 @@ fn a_silent_peer_is_down_after_its_missed_heartbeats() {
             Some(PeerEvent::Down { why, .. }) => assert!(why.contains("heartbeats missed"), "{why}"),
             other => panic!("{other:?}"),
         }
-        a.shutdown();
+        a.shutdown().await;
     });
 }
 
@@ -517,7 +555,7 @@ fn a_wrong_secret_is_refused_on_both_sides_and_the_node_keeps_serving() {
         assert_eq!(events.next().await, Some(PeerEvent::Up(friend.location().clone())));
         assert_eq!(a.peers(), vec![friend.location().clone()]);
         for n in [a, stranger, friend] {
-            n.shutdown();
+            n.shutdown().await;
         }
     });
 }
@@ -547,8 +585,8 @@ fn nodes_that_dial_each_other_at_once_end_with_one_working_link() {
             assert_eq!(a.peers(), vec![b.location().clone()]);
             assert_eq!(b.peers(), vec![a.location().clone()]);
             sink.send(Request::Stop).unwrap();
-            a.shutdown();
-            b.shutdown();
+            a.shutdown().await;
+            b.shutdown().await;
         }
     });
 }

@@ -96,7 +96,7 @@ fn a_server_in_another_process_answers_and_stops_when_asked() {
                 .await
                 .unwrap();
         assert_eq!(replies, words.iter().map(|w| w.to_uppercase()).collect::<Vec<_>>());
-        node.shutdown();
+        node.shutdown().await;
     });
     let status = server.child.wait().unwrap();
     assert!(status.success(), "the server process ended with {status}");
@@ -141,6 +141,6 @@ fn a_server_killed_with_sigkill_is_down_for_monitors_delivers_and_sends() {
             other => panic!("{other:?}"),
         }
         assert!(matches!(upper.send(upper::Request::Stop), Err(SendError::PeerDown(_))));
-        node.shutdown();
+        node.shutdown().await;
     });
 }

@@ -31,8 +31,8 @@ fn the_client_gets_its_words_back_upper_cased_and_stops_the_server() {
             .unwrap();
         assert_eq!(replies, vec!["HELLO", "WIDE", "WORLD"]);
         assert_eq!(served.await.unwrap(), 3, "the server counted three requests and stopped");
-        client.shutdown();
-        server.shutdown();
+        client.shutdown().await;
+        server.shutdown().await;
     });
 }
 
@@ -48,7 +48,7 @@ fn a_client_with_another_secret_is_refused() {
                 .await
                 .unwrap_err();
         assert!(err.to_string().contains("secret"), "{err}");
-        client.shutdown();
-        server.shutdown();
+        client.shutdown().await;
+        server.shutdown().await;
     });
 }

@@ -49,6 +49,9 @@ pub(crate) struct Link {
     waiting: Mutex<Waiting>,
     /// Set once, when the link goes down.
     down: AtomicBool,
+    /// Set once the link is down and its connection closed: the farewell written, or given up
+    /// on after `FAREWELL` (what `Node::shutdown` waits for).
+    closed: Event,
     /// When a frame last arrived (milliseconds since `epoch`).
     heard: AtomicU64,
     epoch: Instant,
@@ -108,6 +111,7 @@ impl Link {
             }),
             writable: Event::new(),
             room: Event::new(),
+            closed: Event::new(),
             limit,
             waiting: Mutex::new(Waiting::default()),
             down: AtomicBool::new(false),
@@ -378,6 +382,7 @@ impl Link {
             if let Some(conn) = closing {
                 let _ = crate::time::timeout(FAREWELL, stream.write_all(&batch)).await;
                 conn.stream.close();
+                self.closed.set();
                 return Ok(());
             }
             if batch.is_empty() {
@@ -455,6 +460,7 @@ impl Link {
                 if let Some(conn) = conn {
                     conn.stream.close();
                 }
+                self.closed.set();
                 return None;
             }
             let silent = self.now_ms().saturating_sub(self.heard.load(Ordering::Acquire));
@@ -531,18 +537,22 @@ impl Link {
                     let mut body = Vec::new();
                     Envelope::Goodbye { reason }.encode_into(&mut body);
                     frame::encode(kind::ENVELOPE, &body, &mut out.frames);
-                    // The writer flushes and closes.
+                    // The writer flushes, closes and sets `closed`.
                     None
                 }
                 _ => {
                     out.frames = Vec::new();
-                    out.conn.take()
+                    // Nothing to write: closed as soon as the connection (if any) is.
+                    Some(out.conn.take())
                 }
             }
         };
         self.down.store(true, Ordering::Release);
         if let Some(conn) = conn {
-            conn.stream.close();
+            if let Some(conn) = conn {
+                conn.stream.close();
+            }
+            self.closed.set();
         }
         self.writable.set();
         self.room.set();
@@ -554,6 +564,12 @@ impl Link {
             hook(&Ended::connection_lost(task, self.id, name));
         }
         true
+    }
+
+    /// Completes once the link is down and its connection is closed, its last frames written
+    /// (or given up on after `FAREWELL`).
+    pub(crate) async fn closed(&self) {
+        self.closed.wait().await
     }
 
     fn now_ms(&self) -> u64 {

@@ -28,5 +28,5 @@ pub use link::DownReason;
 pub use location::{DEFAULT_PORT, Location, LocationError};
 pub use node::{
     DEFAULT_GRACE, DEFAULT_HEARTBEAT, DEFAULT_MISSES, DEFAULT_OUTBOUND_LIMIT, Node, NodeBuilder, NodeError,
-    PeerError, PeerEvent, PeerEvents,
+    PeerError, PeerEvent, PeerEvents, Shutdown,
 };

@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -55,13 +56,33 @@ use std::time::Duration;
 ///         cx.receive().await
 ///     });
 ///     assert_eq!(answer.await.unwrap().as_deref(), Some("HELLO"));
-///     a.shutdown();
-///     b.shutdown();
+///     a.shutdown().await;
+///     b.shutdown().await;
 /// });
 /// ```
 #[derive(Clone)]
 pub struct Node {
     pub(crate) inner: Arc<NodeInner>,
+}
+
+/// What [`Node::shutdown`] returns: completes once every link the shutdown closed has written
+/// its last frames and closed its connection. The shutdown itself has happened already; dropping
+/// this only stops waiting.
+#[must_use = "the node is shut down already; await this to wait until what was sent is written"]
+pub struct Shutdown(Pin<Box<dyn Future<Output = ()> + Send>>);
+
+impl Future for Shutdown {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl fmt::Debug for Shutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Shutdown")
+    }
 }
 
 /// The node's state, shared by its handles, its links' tasks and the remote references made
@@ -455,11 +476,20 @@ impl Node {
         PeerEvents(rx)
     }
 
-    /// Ends the node: stops listening, takes every link down ("this node shut down": peers see
-    /// the connection close, pending delivers and locates fail), and forgets its names and
+    /// Ends the node: stops listening, takes every link down ("this node shut down": peers are
+    /// told with a goodbye, pending delivers and locates fail), and forgets its names and
     /// exports. Idempotent.
-    pub fn shutdown(&self) {
-        self.inner.shutdown();
+    ///
+    /// This happens at once; what was sent before is still being written to the peers. Await
+    /// the returned [`Shutdown`] to wait until it is (at most a second per peer that stopped
+    /// reading), before dropping the runtime that writes it.
+    pub fn shutdown(&self) -> Shutdown {
+        let closing = self.inner.shutdown();
+        Shutdown(Box::pin(async move {
+            for link in closing {
+                link.closed().await;
+            }
+        }))
     }
 
     /// Registers `task` under `name` in this node's runtime and makes it locatable by peers
@@ -925,18 +955,19 @@ impl NodeInner {
         drop(export);
     }
 
-    fn shutdown(&self) {
+    /// Shuts down; the links it closed (none if it was shut down already).
+    fn shutdown(&self) -> Vec<Arc<Link>> {
         if self.shut_down.swap(true, Ordering::AcqRel) {
-            return;
+            return Vec::new();
         }
         for listener in self.listeners.lock().drain(..) {
             // Fails the pending accept: the accept loop ends.
             listener.as_async().close();
         }
         let links: Vec<_> = self.links.lock().values().cloned().collect();
-        for link in links {
+        for link in &links {
             if link.close("this node shut down".into()) {
-                self.link_down(&link);
+                self.link_down(link);
             }
         }
         self.locates.lock().clear();
@@ -953,6 +984,7 @@ impl NodeInner {
         drop(exports);
         self.events.lock().clear();
         tracing::info!(target: "rycos::dist", node = %self.location, "node shut down");
+        links
     }
 }
 

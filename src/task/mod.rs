@@ -11,6 +11,7 @@ mod hot_swap;
 mod loom_actor;
 pub(crate) mod mailbox;
 pub(crate) mod remote;
+mod repr;
 mod spawn;
 mod task_ref;
 

@@ -4,6 +4,7 @@
 use super::extras::{self, HookToken};
 use super::hot_swap::{self, HotSwap, HotSwapError, SwapCode};
 use super::remote::{RemoteFailure, RemoteTask};
+use super::repr::{Arm, Repr};
 use super::{NodeId, TaskAddr, TaskId};
 use crate::error::{DeliverError, SendError};
 use crate::runtime::task::raw::RawTask;
@@ -27,84 +28,73 @@ pub struct AnyTaskRef {
     repr: Repr,
 }
 
-/// Where the task behind a handle is. Every method of the handles matches on this, so each
-/// gets its remote meaning where it is written.
-enum Repr {
-    /// A task of this process: a counted pointer to its allocation.
-    Local(RawTask),
-    /// A task on another node, reached through the distribution layer (`task::remote`). Boxed
-    /// twice so that the arm is one thin pointer: a handle stays two words, not three, and the
-    /// extra hop is paid only on the (network-bound) remote path.
-    Remote(Arc<Arc<dyn RemoteTask>>),
-}
-
 impl AnyTaskRef {
     /// # Safety
     /// The caller hands over one reference of `raw`.
     pub(crate) unsafe fn from_raw(raw: RawTask) -> AnyTaskRef {
-        AnyTaskRef { repr: Repr::Local(raw) }
+        AnyTaskRef { repr: Repr::local(raw) }
     }
 
     /// The handle for a task on another node.
     #[cfg_attr(not(feature = "dist"), allow(dead_code))]
     pub(crate) fn from_remote(remote: Arc<dyn RemoteTask>) -> AnyTaskRef {
-        AnyTaskRef { repr: Repr::Remote(Arc::new(remote)) }
+        AnyTaskRef { repr: Repr::remote(remote) }
     }
 
     /// The task on another node behind this handle, if it is not local.
     #[cfg_attr(not(feature = "dist"), allow(dead_code))]
     pub(crate) fn remote(&self) -> Option<&Arc<dyn RemoteTask>> {
-        match &self.repr {
-            Repr::Local(_) => None,
-            Repr::Remote(remote) => Some(&**remote),
+        match self.repr.arm() {
+            Arm::Local(_) => None,
+            Arm::Remote(remote) => Some(remote),
         }
     }
 
     /// The task's id (unique on its node).
     pub fn id(&self) -> TaskId {
-        match &self.repr {
-            Repr::Local(raw) => raw.id(),
-            Repr::Remote(remote) => remote.addr().task,
+        match self.repr.arm() {
+            Arm::Local(raw) => raw.id(),
+            Arm::Remote(remote) => remote.addr().task,
         }
     }
 
     /// The task's address: its node and its id there.
     pub fn addr(&self) -> TaskAddr {
-        match &self.repr {
-            Repr::Local(raw) => TaskAddr { node: NodeId::local(), task: raw.id() },
-            Repr::Remote(remote) => remote.addr(),
+        match self.repr.arm() {
+            Arm::Local(raw) => TaskAddr { node: NodeId::local(), task: raw.id() },
+            Arm::Remote(remote) => remote.addr(),
         }
     }
 
     /// True if the task runs in this process.
     pub fn is_local(&self) -> bool {
-        matches!(self.repr, Repr::Local(_))
+        matches!(self.repr.arm(), Arm::Local(_))
     }
 
     /// The task's name, if it was spawned with one (for a task on another node: the name it was
     /// located by, if it was).
     pub fn name(&self) -> Option<&str> {
-        match &self.repr {
-            Repr::Local(raw) => raw.extras_if_any().and_then(|e| e.name()).map(|n| &**n),
-            Repr::Remote(remote) => remote.name(),
+        match self.repr.arm() {
+            Arm::Local(raw) => raw.extras_if_any().and_then(|e| e.name()).map(|n| &**n),
+            Arm::Remote(remote) => remote.name(),
         }
     }
 
     /// True until the task has ended (returned, panicked or been terminated). For a task on
     /// another node: until its end is known here, or its node is down.
     pub fn is_alive(&self) -> bool {
-        match &self.repr {
-            Repr::Local(raw) => !raw.state().is_complete(),
-            Repr::Remote(remote) => remote.is_alive(),
+        match self.repr.arm() {
+            Arm::Local(raw) => !raw.state().is_complete(),
+            Arm::Remote(remote) => remote.is_alive(),
         }
     }
 
     /// True if `Runtime::join` does not wait for this task (always for a task on another node:
     /// no `join` here waits for it).
     pub fn is_daemon(&self) -> bool {
-        match &self.repr {
-            Repr::Local(raw) => raw.state().is_daemon(),
-            Repr::Remote(_) => true,
+        match self.repr.arm() {
+            Arm::Local(raw) => raw.state().is_daemon(),
+            Arm::Remote(_) => true,
         }
     }
 
@@ -116,22 +106,22 @@ impl AnyTaskRef {
     ///
     /// [`ExitReason::Terminated`]: crate::ExitReason::Terminated
     pub fn terminate(&self) -> bool {
-        match &self.repr {
-            Repr::Local(raw) => {
+        match self.repr.arm() {
+            Arm::Local(raw) => {
                 let alive = !raw.state().is_complete();
                 raw.request_cancel();
                 alive
             }
-            Repr::Remote(remote) => remote.terminate(),
+            Arm::Remote(remote) => remote.terminate(),
         }
     }
 
     /// Makes `Runtime::join` ignore (`true`) or wait for (`false`) this task (pycos
     /// `set_daemon`). No effect once the task has ended, or on a task of another node.
     pub fn set_daemon(&self, daemon: bool) {
-        match &self.repr {
-            Repr::Local(raw) => raw.set_daemon(daemon),
-            Repr::Remote(_) => {}
+        match self.repr.arm() {
+            Arm::Local(raw) => raw.set_daemon(daemon),
+            Arm::Remote(_) => {}
         }
     }
 
@@ -140,57 +130,42 @@ impl AnyTaskRef {
     /// the task is not suspended (or already has a resume value it has not picked up), or is on
     /// another node (a value of any type cannot travel).
     pub fn resume<V: Any + Send>(&self, value: V) -> bool {
-        match &self.repr {
-            Repr::Local(raw) => raw.resume(Box::new(value)),
-            Repr::Remote(_) => false,
+        match self.repr.arm() {
+            Arm::Local(raw) => raw.resume(Box::new(value)),
+            Arm::Remote(_) => false,
         }
     }
 
     /// Runs `hook` once when the task ends (at once, returning `None`, if it has); see
     /// `extras::add_exit_hook`. For a task on another node it also runs when that node is lost.
     pub(crate) fn add_exit_hook(&self, hook: extras::ExitHook) -> Option<HookToken> {
-        match &self.repr {
-            Repr::Local(raw) => extras::add_exit_hook(*raw, hook),
-            Repr::Remote(remote) => remote.add_exit_hook(hook),
+        match self.repr.arm() {
+            Arm::Local(raw) => extras::add_exit_hook(*raw, hook),
+            Arm::Remote(remote) => remote.add_exit_hook(hook),
         }
     }
 
     /// Removes an exit hook that has not run yet; false if it ran or is running.
     pub(crate) fn remove_exit_hook(&self, hook: HookToken) -> bool {
-        match &self.repr {
-            Repr::Local(raw) => extras::remove_exit_hook(*raw, hook),
-            Repr::Remote(remote) => remote.remove_exit_hook(hook),
+        match self.repr.arm() {
+            Arm::Local(raw) => extras::remove_exit_hook(*raw, hook),
+            Arm::Remote(remote) => remote.remove_exit_hook(hook),
         }
     }
 
     /// Asks for a copy of the task's output, if it is a `T`, in its exit notices (local tasks
     /// only: a value of any type cannot travel).
     pub(crate) fn capture_value<T: Clone + Send + Sync + 'static>(&self) {
-        match &self.repr {
-            Repr::Local(raw) => extras::capture_value::<T>(*raw),
-            Repr::Remote(_) => {}
+        match self.repr.arm() {
+            Arm::Local(raw) => extras::capture_value::<T>(*raw),
+            Arm::Remote(_) => {}
         }
     }
 }
 
 impl Clone for AnyTaskRef {
     fn clone(&self) -> Self {
-        match &self.repr {
-            Repr::Local(raw) => {
-                raw.ref_inc();
-                AnyTaskRef { repr: Repr::Local(*raw) }
-            }
-            Repr::Remote(remote) => AnyTaskRef { repr: Repr::Remote(remote.clone()) },
-        }
-    }
-}
-
-impl Drop for AnyTaskRef {
-    fn drop(&mut self) {
-        match &self.repr {
-            Repr::Local(raw) => raw.drop_reference(),
-            Repr::Remote(_) => {}
-        }
+        AnyTaskRef { repr: self.repr.clone() }
     }
 }
 
@@ -254,7 +229,7 @@ impl<M: Send + 'static> TaskRef<M> {
     /// `raw` must have been created with a `Mailbox<M>` whose handle count includes this one,
     /// and the caller hands over one task reference.
     pub(crate) unsafe fn from_raw(raw: RawTask) -> TaskRef<M> {
-        TaskRef { any: AnyTaskRef { repr: Repr::Local(raw) }, _message: PhantomData }
+        TaskRef { any: AnyTaskRef { repr: Repr::local(raw) }, _message: PhantomData }
     }
 
     /// The handle for a task on another node; `remote` must take messages of type `M` (its
@@ -266,10 +241,10 @@ impl<M: Send + 'static> TaskRef<M> {
 
     /// The task's allocation and mailbox, if it is local.
     fn local(&self) -> Option<(RawTask, &Mailbox<M>)> {
-        match &self.any.repr {
+        match self.any.repr.arm() {
             // SAFETY: `from_raw` guarantees the mailbox type.
-            Repr::Local(raw) => Some((*raw, unsafe { raw.mailbox::<Mailbox<M>>() })),
-            Repr::Remote(_) => None,
+            Arm::Local(raw) => Some((*raw, unsafe { raw.mailbox::<Mailbox<M>>() })),
+            Arm::Remote(_) => None,
         }
     }
 
@@ -281,15 +256,15 @@ impl<M: Send + 'static> TaskRef<M> {
     /// the node is known to be down.
     #[inline]
     pub fn send(&self, message: M) -> Result<(), SendError<M>> {
-        match &self.any.repr {
-            Repr::Local(raw) => {
+        match self.any.repr.arm() {
+            Arm::Local(raw) => {
                 // SAFETY: `from_raw` guarantees the mailbox type.
                 let mailbox = unsafe { raw.mailbox::<Mailbox<M>>() };
                 let wake = mailbox.push(message, false)?;
                 wake.wake(*raw);
                 Ok(())
             }
-            Repr::Remote(remote) => send_remote(&***remote, message),
+            Arm::Remote(remote) => send_remote(&**remote, message),
         }
     }
 
@@ -358,8 +333,8 @@ impl<M: Send + 'static> TaskRef<M> {
     ///
     /// Dropping the future before it completes drops the message with it.
     pub async fn deliver(&self, message: M, timeout: Duration) -> Result<(), DeliverError<M>> {
-        if let Repr::Remote(remote) = &self.any.repr {
-            return deliver_remote(&***remote, message, timeout).await;
+        if let Arm::Remote(remote) = self.any.repr.arm() {
+            return deliver_remote(&**remote, message, timeout).await;
         }
         let deliver = Deliver { task: self, message: Some(message), ticket: None };
         let mut deliver = std::pin::pin!(deliver);
@@ -512,13 +487,13 @@ impl<M: Send + 'static> Clone for TaskRef<M> {
 
 impl<M> Drop for TaskRef<M> {
     fn drop(&mut self) {
-        match &self.any.repr {
-            Repr::Local(raw) => {
+        match self.any.repr.arm() {
+            Arm::Local(raw) => {
                 // SAFETY: a TaskRef<M> only exists for tasks created with a Mailbox<M> (`from_raw`).
                 let mailbox = unsafe { raw.mailbox::<Mailbox<M>>() };
                 mailbox.drop_handle(*raw).wake(*raw);
             }
-            Repr::Remote(_) => {}
+            Arm::Remote(_) => {}
         }
         // `any` then releases the task reference.
     }

@@ -82,7 +82,11 @@ pub(crate) enum Stage<T: TaskBody> {
 }
 
 /// An untyped pointer to a task. Copying it does not add a reference.
+///
+/// Transparent over the pointer so that a handle storing a `NonNull<Header>` can lend it out as
+/// a `&RawTask` (`task::repr`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(transparent)]
 pub(crate) struct RawTask {
     ptr: NonNull<Header>,
 }
@@ -133,6 +137,11 @@ impl RawTask {
     /// `ptr` must point to the header of a live task.
     pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> RawTask {
         RawTask { ptr }
+    }
+
+    /// The pointer itself (no reference is added or given up), for handles that store it.
+    pub(crate) fn header_ptr(self) -> NonNull<Header> {
+        self.ptr
     }
 
     pub(crate) fn header(&self) -> &Header {
