@@ -55,7 +55,8 @@ pub enum Envelope {
         /// The type the registered task's mailbox takes.
         found: String,
     },
-    /// A message for the task `to`: at most once, in order per sender and receiver.
+    /// A message for the task `to`: in order per sender and receiver, exactly once while the
+    /// link lives.
     Send {
         /// The receiving task's id on this node.
         to: u64,

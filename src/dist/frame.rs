@@ -17,8 +17,12 @@ pub const HEADER: usize = 4;
 pub mod kind {
     /// An idle link's sign of life (empty body).
     pub const HEARTBEAT: u8 = 0x01;
-    /// Acknowledges a delivery (body: its sequence number).
+    /// How much of the peer's stream of envelopes this side has processed (body: the byte
+    /// offset, `u64` little-endian); the first frame on every connection.
     pub const ACK: u8 = 0x02;
+    /// Where this connection's part of the sender's stream starts (body: the byte offset,
+    /// `u64` little-endian); written before the first envelope on a connection.
+    pub const RESUME: u8 = 0x03;
     /// A postcard-encoded [`Envelope`](crate::dist::Envelope).
     pub const ENVELOPE: u8 = 0x10;
     /// A piece of a large envelope.
@@ -26,7 +30,7 @@ pub mod kind {
 
     /// True for the kinds this protocol version defines.
     pub const fn is_known(kind: u8) -> bool {
-        matches!(kind, HEARTBEAT | ACK | ENVELOPE | CHUNK)
+        matches!(kind, HEARTBEAT | ACK | RESUME | ENVELOPE | CHUNK)
     }
 }
 
@@ -208,7 +212,7 @@ mod tests {
         encode(0x7f, b"whatever", &mut wire);
         assert_eq!(decode(&wire[..HEADER + 1], DEFAULT_MAX_FRAME), Err(FrameError::UnknownKind(0x7f)));
         assert!(FrameError::UnknownKind(0x7f).to_string().contains("0x7f"));
-        for known in [kind::HEARTBEAT, kind::ACK, kind::ENVELOPE, kind::CHUNK] {
+        for known in [kind::HEARTBEAT, kind::ACK, kind::RESUME, kind::ENVELOPE, kind::CHUNK] {
             assert!(kind::is_known(known));
         }
     }

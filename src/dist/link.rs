@@ -8,6 +8,11 @@
 //! in one `write` (coalescing), a reader that decodes every frame a `read` brought in, and a
 //! heartbeat that speaks on an idle link and declares the peer down when it stays silent.
 //!
+//! The envelopes are one stream per direction that outlives connections (`stream.rs`): kept
+//! until the peer acknowledges them, resent from where the peer stopped on the next
+//! connection, dropped by the receiver when they come twice. A connection that breaks is
+//! redialled (`Redial`) until the grace period ends; only then is the link down.
+//!
 //! Going down is final for the incarnation: pending delivers fail with `PeerDown`, monitors get
 //! `ExitReason::NoConnection`, and every reference to its tasks fails from then on. A restarted
 //! peer is a new incarnation and gets a new link.
@@ -15,6 +20,7 @@
 use super::envelope::{Delivered, Envelope};
 use super::frame::{self, kind};
 use super::location::Location;
+use super::stream::{Arrival, Incoming, Outgoing, StreamError};
 use crate::net::TcpStream;
 use crate::sync::Event;
 use crate::task::extras::{Ended, ExitHook, HookToken};
@@ -23,6 +29,9 @@ use crate::task::{NodeId, TaskId};
 use futures_channel::oneshot;
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -40,11 +49,18 @@ pub(crate) struct Link {
     out: Mutex<Outbound>,
     /// Set when `out` has something for the writer.
     writable: Event,
-    /// Set when the writer took the buffer (or the link went down): a deliver refused for
-    /// space waits on it.
+    /// Set when the peer acknowledged part of the stream (or the link went down): a deliver
+    /// refused for space waits on it.
     room: Event,
-    /// Bytes `out` may hold before a send is refused with `Full`.
+    /// Unacknowledged bytes of the stream before a send is refused with `Full`.
     limit: usize,
+    /// What this node has processed of the peer's stream. Locked for a whole read batch, so
+    /// that the readers of an old and a new connection never both process one envelope.
+    inbound: Mutex<Incoming>,
+    /// `inbound`'s count, for the writer to acknowledge without waiting for a reader.
+    received: AtomicU64,
+    /// The address this node last dialled the peer at (a proxy, a DNS name): redialled there.
+    dial_addr: Mutex<Option<String>>,
     /// Delivers and monitors waiting for the peer's answer.
     waiting: Mutex<Waiting>,
     /// Set once, when the link goes down.
@@ -58,7 +74,12 @@ pub(crate) struct Link {
 }
 
 struct Outbound {
-    frames: Vec<u8>,
+    /// Heartbeats and acknowledgements for the next write: outside the stream, never resent.
+    control: Vec<u8>,
+    /// The envelopes, kept until the peer acknowledges them.
+    stream: Outgoing,
+    /// The last acknowledgement of the peer's stream written (or queued) by this side.
+    ack_sent: u64,
     /// The connection now carrying the link.
     conn: Option<Conn>,
     generation: u64,
@@ -78,6 +99,20 @@ struct Conn {
     /// The incarnation that dialled it (decides which of two connections stays).
     dialer: NodeId,
     stream: TcpStream,
+    /// Where this connection's part of our stream starts.
+    resume: Resume,
+}
+
+/// A connection carries none of our stream until the peer has said (its first ack on it) how
+/// much it has: only then is the start known, and it is sent ahead of the first envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resume {
+    /// The peer has not said yet: only control frames are written.
+    Waiting,
+    /// Known, not yet written: the writer sends a resume frame with it, then the stream.
+    At(u64),
+    /// Written: the writer takes the stream as it grows.
+    Sent,
 }
 
 /// Handles one frame from the peer; an error takes the link down with that reason.
@@ -86,6 +121,21 @@ pub(crate) type FrameHandler = Arc<FrameFn>;
 pub(crate) type FrameFn = dyn Fn(&Arc<Link>, u8, &[u8]) -> Result<(), DownReason> + Send + Sync;
 /// Runs once after the link went down because its connection ended.
 pub(crate) type DownHandler = Arc<dyn Fn(&Arc<Link>) + Send + Sync>;
+/// One attempt to give the link a new connection (dial its peer again); the link retries,
+/// with backoff, until the grace period ends.
+pub(crate) type Redial = Arc<dyn Fn(Arc<Link>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// What the node gives a link to run a connection with.
+#[derive(Clone)]
+pub(crate) struct Handlers {
+    pub(crate) on_frame: FrameHandler,
+    pub(crate) on_down: DownHandler,
+    pub(crate) redial: Redial,
+}
+
+/// How many bytes of the peer's stream are processed before an acknowledgement is written
+/// even with nothing else to say (otherwise acks ride on other frames, or the heartbeat).
+const ACK_EVERY: u64 = 32 * 1024;
 
 #[derive(Default)]
 struct Waiting {
@@ -102,7 +152,9 @@ impl Link {
             location,
             id,
             out: Mutex::new(Outbound {
-                frames: Vec::new(),
+                control: Vec::new(),
+                stream: Outgoing::default(),
+                ack_sent: 0,
                 conn: None,
                 generation: 0,
                 spoke: false,
@@ -113,6 +165,9 @@ impl Link {
             room: Event::new(),
             closed: Event::new(),
             limit,
+            inbound: Mutex::new(Incoming::default()),
+            received: AtomicU64::new(0),
+            dial_addr: Mutex::new(None),
             waiting: Mutex::new(Waiting::default()),
             down: AtomicBool::new(false),
             heard: AtomicU64::new(0),
@@ -145,7 +200,7 @@ impl Link {
             let mut body = body.borrow_mut();
             body.clear();
             envelope.encode_into(&mut body);
-            self.push_frame(kind::ENVELOPE, &body, control)
+            self.push_envelope(&body, control)
         })
     }
 
@@ -173,20 +228,71 @@ impl Link {
         }
     }
 
-    fn push_frame(&self, frame_kind: u8, body: &[u8], control: bool) -> Result<(), RemoteFailure> {
+    /// Appends an encoded envelope to the stream.
+    fn push_envelope(&self, body: &[u8], control: bool) -> Result<(), RemoteFailure> {
         {
             let mut out = self.out.lock();
             if out.down.is_some() {
                 return Err(RemoteFailure::PeerDown);
             }
-            if !control && out.frames.len() >= self.limit {
+            if !control && out.stream.unacknowledged() >= self.limit {
                 return Err(RemoteFailure::Full);
             }
-            frame::encode(frame_kind, body, &mut out.frames);
+            frame::encode(kind::ENVELOPE, body, out.stream.buffer());
             out.spoke = true;
         }
         self.writable.set();
         Ok(())
+    }
+
+    /// Queues a control frame (outside the stream) for the next write.
+    fn push_control(&self, frame_kind: u8, body: &[u8]) {
+        {
+            let mut out = self.out.lock();
+            if out.down.is_some() {
+                return;
+            }
+            frame::encode(frame_kind, body, &mut out.control);
+            out.spoke = true;
+        }
+        self.writable.set();
+    }
+
+    /// The peer acknowledged its stream up to `through` on connection `generation`: frees what
+    /// it has, and if this is the first word from the peer on the current connection, decides
+    /// where the connection's part of our stream starts.
+    fn peer_acknowledged(&self, generation: u64, through: u64) -> Result<(), StreamError> {
+        let first = {
+            let mut out = self.out.lock();
+            let Outbound { conn, stream, .. } = &mut *out;
+            match conn {
+                Some(conn) if conn.generation == generation && conn.resume == Resume::Waiting => {
+                    conn.resume = Resume::At(stream.resume(through)?);
+                    true
+                }
+                _ => {
+                    if !stream.acknowledge(through)? {
+                        return Ok(());
+                    }
+                    false
+                }
+            }
+        };
+        if first {
+            self.writable.set();
+        }
+        self.room.set();
+        Ok(())
+    }
+
+    /// The address to dial the peer at again.
+    pub(crate) fn redial_addr(&self) -> String {
+        self.dial_addr.lock().clone().unwrap_or_else(|| self.location.addr().to_string())
+    }
+
+    /// Remembers the address a connection to the peer was dialled at.
+    pub(crate) fn dialled_at(&self, addr: &str) {
+        *self.dial_addr.lock() = Some(addr.to_owned());
     }
 
     /// A number for a deliver, and what its acknowledgement will complete.
@@ -251,24 +357,24 @@ impl Link {
     }
 
     /// Puts `stream` (dialled by `dialer`) under the link and starts its writer, reader and
-    /// heartbeat on `runtime`; `on_frame` handles every frame read, `on_down` runs if the
-    /// connection's end takes the link down. Returns whether the connection was taken, and
-    /// whether it is the link's first.
+    /// heartbeat on `runtime`; `handlers.on_frame` handles every envelope read,
+    /// `handlers.on_down` runs if the connection's end takes the link down, `handlers.redial`
+    /// tries for another connection when this one breaks. Returns whether the connection was
+    /// taken, and whether it is the link's first.
     ///
     /// When two connections to one peer exist (both sides dialled at once), both sides keep
-    /// the one dialled by the smaller incarnation, so they agree without talking. The other is
-    /// closed by the side that dialled it (`dialled_here`), once its writer has finished the
-    /// batch in hand; the other side reads it until then, so nothing either side wrote on it
-    /// before it learnt of the second connection is lost. The buffer stays with the link.
-    #[allow(clippy::too_many_arguments)]
+    /// the one dialled by the smaller incarnation, so they agree without talking; of two
+    /// dialled by the same node, the newer (the dialler redialled: it knows the old one is
+    /// dead, the other side may not yet). The loser is closed by the side that dialled it
+    /// (`dialled_here`); the other side reads it to its end. Nothing is lost either way: the
+    /// stream resumes on the winner from what the peer has processed.
     pub(crate) fn attach(
         self: &Arc<Self>,
         stream: TcpStream,
         dialer: NodeId,
         dialled_here: bool,
         config: LinkConfig,
-        on_frame: FrameHandler,
-        on_down: DownHandler,
+        handlers: Handlers,
         runtime: &crate::Handle,
     ) -> (bool, bool) {
         let (generation, first) = {
@@ -278,22 +384,28 @@ impl Link {
                 return (false, false);
             }
             if let Some(current) = &out.conn
-                && current.dialer <= dialer
+                && current.dialer < dialer
             {
                 drop(out);
                 if dialled_here {
                     stream.close();
                 } else {
-                    self.drain(stream, config.max_frame, on_frame, runtime);
+                    self.drain(stream, config.max_frame, runtime);
                 }
                 return (false, false);
             }
             out.generation += 1;
             let first = out.generation == 1;
-            let conn = Conn { generation: out.generation, dialer, stream: stream.clone() };
+            let conn =
+                Conn { generation: out.generation, dialer, stream: stream.clone(), resume: Resume::Waiting };
             // A replaced connection's writer sees it is no longer current when woken below, and
             // closes it if this side dialled it; its reader reads on until it is closed.
             drop(out.conn.replace(conn));
+            // The first word on every connection: how much of the peer's stream we have, so
+            // that it knows where to resume.
+            let received = self.received.load(Ordering::Acquire);
+            frame::encode(kind::ACK, &received.to_le_bytes(), &mut out.control);
+            out.ack_sent = received;
             (out.generation, first)
         };
         self.heard.store(self.now_ms(), Ordering::Release);
@@ -308,27 +420,28 @@ impl Link {
             }
         });
         let reader = self.clone();
-        let reader_down = on_down.clone();
+        let reader_handlers = handlers.clone();
         runtime.spawn(async move {
-            match reader.read_loop(&stream, config.max_frame, &*on_frame).await {
+            let on_frame = &*reader_handlers.on_frame;
+            match reader.read_loop(&stream, config.max_frame, Some((generation, on_frame))).await {
                 ReadEnd::Broken(why) => {
                     let write_failed = reader.out.lock().write_failed.take();
                     let why = match write_failed {
                         Some((failed, write_why)) if failed == generation => write_why,
                         _ => why,
                     };
-                    reader.disconnected(generation, why, config.grace, &reader_down).await
+                    reader.disconnected(generation, why, dialled_here, config.grace, &reader_handlers).await
                 }
-                ReadEnd::Fatal(why) => reader.lost_connection(generation, why, &reader_down),
+                ReadEnd::Fatal(why) => reader.lost_connection(generation, why, &reader_handlers.on_down),
             }
         });
         let beat = self.clone();
         runtime.spawn(async move {
             if let Some(why) = beat.heartbeat_loop(generation, config).await {
-                beat.lost_connection(generation, why, &on_down);
+                beat.lost_connection(generation, why, &handlers.on_down);
             }
         });
-        // Whatever was queued before the connection came is written now.
+        // The acknowledgement above, and whatever was queued before the connection came.
         self.writable.set();
         (true, first)
     }
@@ -338,17 +451,12 @@ impl Link {
         self.out.lock().conn.as_ref().is_some_and(|c| c.generation == generation)
     }
 
-    /// Reads a connection that lost to another until its dialer closes it.
-    fn drain(
-        self: &Arc<Self>,
-        stream: TcpStream,
-        max_frame: usize,
-        on_frame: FrameHandler,
-        runtime: &crate::Handle,
-    ) {
+    /// Reads a connection that lost the choice between two to its end, and discards it: it
+    /// never carried our stream's resume point, so the peer wrote none of its stream on it.
+    fn drain(self: &Arc<Self>, stream: TcpStream, max_frame: usize, runtime: &crate::Handle) {
         let reader = self.clone();
         runtime.spawn(async move {
-            let _ = reader.read_loop(&stream, max_frame, &*on_frame).await;
+            let _ = reader.read_loop(&stream, max_frame, None).await;
             stream.close();
         });
     }
@@ -374,10 +482,12 @@ impl Link {
                     }
                     return Ok(());
                 }
-                std::mem::swap(&mut batch, &mut out.frames);
-                self.room.set();
-                // Going down with a farewell: this batch ends with the goodbye.
-                if out.down.is_some() { out.conn.take() } else { None }
+                self.fill_batch(&mut out, &mut batch);
+                // Going down with a farewell: this batch ends with the goodbye, unless the peer
+                // has not said where our stream resumes yet (then the goodbye waits for that;
+                // the heartbeat closes the connection if it never comes).
+                let resumed = out.conn.as_ref().is_some_and(|c| c.resume == Resume::Sent);
+                if out.down.is_some() && resumed { out.conn.take() } else { None }
             };
             if let Some(conn) = closing {
                 let _ = crate::time::timeout(FAREWELL, stream.write_all(&batch)).await;
@@ -395,15 +505,43 @@ impl Link {
         }
     }
 
-    /// Reads frames until the connection ends; why it stopped.
+    /// Everything the current connection should write now, in order: control frames, an
+    /// acknowledgement if we processed more of the peer's stream since the last one, then (once
+    /// the peer has said where) the resume point and our stream's unwritten part.
+    fn fill_batch(&self, out: &mut Outbound, batch: &mut Vec<u8>) {
+        batch.clear();
+        batch.append(&mut out.control);
+        let received = self.received.load(Ordering::Acquire);
+        if received > out.ack_sent {
+            frame::encode(kind::ACK, &received.to_le_bytes(), batch);
+            out.ack_sent = received;
+        }
+        let Outbound { conn, stream, .. } = out;
+        let Some(conn) = conn else { return };
+        match conn.resume {
+            Resume::Waiting => {}
+            Resume::At(start) => {
+                frame::encode(kind::RESUME, &start.to_le_bytes(), batch);
+                conn.resume = Resume::Sent;
+                stream.take_unwritten(batch);
+            }
+            Resume::Sent => stream.take_unwritten(batch),
+        }
+    }
+
+    /// Reads frames until the connection ends; why it stopped. `attached` is the connection's
+    /// number and the envelope handler, or `None` for a connection that is only drained.
     async fn read_loop(
         self: &Arc<Self>,
         stream: &TcpStream,
         max_frame: usize,
-        on_frame: &FrameFn,
+        attached: Option<(u64, &FrameFn)>,
     ) -> ReadEnd {
         let mut buf = vec![0u8; 64 * 1024];
         let mut filled = 0;
+        // Where the next envelope on this connection sits in the peer's stream (its resume
+        // frame says).
+        let mut at: Option<u64> = None;
         loop {
             if filled == buf.len() {
                 // A frame longer than the buffer (and within `max_frame`, checked by decode).
@@ -422,24 +560,78 @@ impl Link {
             };
             filled += n;
             self.heard.store(self.now_ms(), Ordering::Release);
-            let mut at = 0;
-            loop {
-                match frame::decode(&buf[at..filled], max_frame) {
-                    Ok(Some(frame)) => {
-                        at += frame.consumed;
-                        if frame.kind != kind::HEARTBEAT
-                            && let Err(why) = on_frame(self, frame.kind, frame.body)
-                        {
-                            return ReadEnd::Fatal(why);
+            let consumed = match attached {
+                Some((generation, on_frame)) => {
+                    self.process(&buf[..filled], max_frame, generation, &mut at, on_frame)
+                }
+                None => skip_frames(&buf[..filled], max_frame),
+            };
+            let consumed = match consumed {
+                Ok(consumed) => consumed,
+                Err(why) => return ReadEnd::Fatal(why),
+            };
+            buf.copy_within(consumed..filled, 0);
+            filled -= consumed;
+        }
+    }
+
+    /// Handles every complete frame in `bytes`; how many bytes they took.
+    fn process(
+        self: &Arc<Self>,
+        bytes: &[u8],
+        max_frame: usize,
+        generation: u64,
+        at: &mut Option<u64>,
+        on_frame: &FrameFn,
+    ) -> Result<usize, DownReason> {
+        let protocol = |e: &dyn fmt::Display| DownReason::from(format!("protocol error from the peer: {e}"));
+        let mut inbound = self.inbound.lock();
+        let mut consumed = 0;
+        let outcome = loop {
+            let frame = match frame::decode(&bytes[consumed..], max_frame) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(protocol(&e)),
+            };
+            consumed += frame.consumed;
+            match frame.kind {
+                kind::HEARTBEAT => {}
+                kind::ACK => match offset(frame.body).and_then(|through| {
+                    self.peer_acknowledged(generation, through).map_err(|e| e.to_string())
+                }) {
+                    Ok(()) => {}
+                    Err(e) => break Err(protocol(&e)),
+                },
+                kind::RESUME => match offset(frame.body) {
+                    Ok(start) => match inbound.check_resume(start) {
+                        Ok(()) => *at = Some(start),
+                        Err(e) => break Err(protocol(&e)),
+                    },
+                    Err(e) => break Err(protocol(&e)),
+                },
+                _ => {
+                    let Some(start) = *at else { break Err(protocol(&StreamError::DataBeforeResume)) };
+                    *at = Some(start + frame.consumed as u64);
+                    match inbound.arrive(start, frame.consumed) {
+                        Ok(Arrival::New) => {
+                            if let Err(why) = on_frame(self, frame.kind, frame.body) {
+                                break Err(why);
+                            }
                         }
+                        Ok(Arrival::Duplicate) => {}
+                        Err(e) => break Err(protocol(&e)),
                     }
-                    Ok(None) => break,
-                    Err(e) => return ReadEnd::Fatal(format!("protocol error from the peer: {e}").into()),
                 }
             }
-            buf.copy_within(at..filled, 0);
-            filled -= at;
+        };
+        let received = inbound.received();
+        drop(inbound);
+        self.received.store(received, Ordering::Release);
+        if received.saturating_sub(self.out.lock().ack_sent) >= ACK_EVERY {
+            // The writer adds the acknowledgement.
+            self.writable.set();
         }
+        outcome.map(|()| consumed)
     }
 
     /// Speaks on an idle connection every `heartbeat`; the reason to go down once the peer has
@@ -471,22 +663,30 @@ impl Link {
                         .into(),
                 );
             }
-            let idle = !std::mem::replace(&mut self.out.lock().spoke, false);
+            let (idle, unacknowledged) = {
+                let mut out = self.out.lock();
+                let unacknowledged = self.received.load(Ordering::Acquire) > out.ack_sent;
+                (!std::mem::replace(&mut out.spoke, false), unacknowledged)
+            };
             if idle {
-                let _ = self.push_frame(kind::HEARTBEAT, &[], true);
+                self.push_control(kind::HEARTBEAT, &[]);
+            } else if unacknowledged {
+                // The writer adds the acknowledgement.
+                self.writable.set();
             }
         }
     }
 
-    /// The connection `generation` broke with `why`: the link waits `grace` for another
-    /// connection (the peer redialling, or a second dial already under way) and goes down if
-    /// none came.
+    /// The connection `generation` broke with `why`: the link tries for another until `grace`
+    /// has passed (redialling with backoff; the side that did not dial the broken connection
+    /// lets the dialler try first), and goes down if none came.
     async fn disconnected(
         self: &Arc<Self>,
         generation: u64,
         why: DownReason,
+        dialled_here: bool,
         grace: Duration,
-        on_down: &DownHandler,
+        handlers: &Handlers,
     ) {
         {
             let mut out = self.out.lock();
@@ -495,11 +695,23 @@ impl Link {
             }
             out.conn = None;
         }
-        tracing::debug!(target: "rycos::dist", peer = %self.location, "connection lost ({why}); waiting {grace:?} for another");
-        crate::time::sleep(grace).await;
-        let reconnected = { self.out.lock().generation != generation };
-        if !reconnected && self.go_down(why) {
-            on_down(self);
+        tracing::debug!(target: "rycos::dist", peer = %self.location, "connection lost ({why}); redialling for {grace:?}");
+        let deadline = Instant::now() + grace;
+        let reconnected = || self.out.lock().generation != generation;
+        if !dialled_here {
+            let _ = crate::time::timeout_at(deadline, crate::time::sleep(grace / 4)).await;
+        }
+        let mut backoff = Duration::from_millis(20);
+        while !reconnected() && !self.is_down() && Instant::now() < deadline {
+            let _ = crate::time::timeout_at(deadline, (handlers.redial)(self.clone())).await;
+            if reconnected() || self.is_down() {
+                break;
+            }
+            let _ = crate::time::timeout_at(deadline, crate::time::sleep(backoff)).await;
+            backoff = (backoff * 2).min(Duration::from_millis(500));
+        }
+        if !reconnected() && self.go_down(why) {
+            (handlers.on_down)(self);
         }
     }
 
@@ -536,12 +748,13 @@ impl Link {
                 Some(reason) if out.conn.is_some() => {
                     let mut body = Vec::new();
                     Envelope::Goodbye { reason }.encode_into(&mut body);
-                    frame::encode(kind::ENVELOPE, &body, &mut out.frames);
+                    frame::encode(kind::ENVELOPE, &body, out.stream.buffer());
                     // The writer flushes, closes and sets `closed`.
                     None
                 }
                 _ => {
-                    out.frames = Vec::new();
+                    out.stream.clear();
+                    out.control = Vec::new();
                     // Nothing to write: closed as soon as the connection (if any) is.
                     Some(out.conn.take())
                 }
@@ -596,4 +809,23 @@ enum ReadEnd {
     Broken(DownReason),
     /// The peer broke the protocol, or said goodbye: the link is down at once.
     Fatal(DownReason),
+}
+
+/// The stream offset a control frame (ack, resume) carries: 8 bytes, little-endian.
+fn offset(body: &[u8]) -> Result<u64, String> {
+    let bytes: [u8; 8] =
+        body.try_into().map_err(|_| format!("a stream offset of {} bytes, not 8", body.len()))?;
+    Ok(u64::from_le_bytes(bytes))
+}
+
+/// The bytes of the complete frames at the start of `bytes`, checked and not looked into.
+fn skip_frames(bytes: &[u8], max_frame: usize) -> Result<usize, DownReason> {
+    let mut consumed = 0;
+    loop {
+        match frame::decode(&bytes[consumed..], max_frame) {
+            Ok(Some(frame)) => consumed += frame.consumed,
+            Ok(None) => return Ok(consumed),
+            Err(e) => return Err(format!("protocol error from the peer: {e}").into()),
+        }
+    }
 }

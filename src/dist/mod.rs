@@ -19,6 +19,7 @@ mod location;
 mod names;
 mod node;
 mod remote;
+mod stream;
 mod type_name;
 
 pub use envelope::{Envelope, EnvelopeError, NameKind};

@@ -5,7 +5,7 @@
 
 use super::envelope::{Delivered, Ending, Envelope};
 use super::handshake::{self, HandshakeError, Identity, Peer, Role};
-use super::link::{DownHandler, DownReason, FrameHandler, Link, LinkConfig};
+use super::link::{DownHandler, DownReason, FrameHandler, Handlers, Link, LinkConfig, Redial};
 use super::location::{DEFAULT_PORT, Location, LocationError};
 use super::names::Answer;
 use super::remote::{self, Export};
@@ -314,15 +314,19 @@ impl NodeBuilder {
         self
     }
 
-    /// How long a link whose connection broke waits for another before the peer is down
-    /// (default 5 s). Meanwhile sends queue on the link and monitors wait. A peer that says
-    /// goodbye (shuts down, closes the link) is down at once.
+    /// How long a link whose connection broke tries for another before the peer is down
+    /// (default 5 s): it redials the peer meanwhile, sends queue on the link and monitors wait;
+    /// on the new connection the link resends what the peer did not get, once. A peer that
+    /// says goodbye (shuts down, closes the link) is down at once.
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
         self
     }
 
-    /// Bytes a link may buffer for a slow peer before sends fail with `Full` (default 64 MiB).
+    /// Bytes a link may hold that the peer has not acknowledged (queued, or written and kept to
+    /// resend) before sends fail with `Full` (default 64 MiB). Peers acknowledge every 32 KiB,
+    /// with their replies, and at least once a heartbeat period: far below 32 KiB, a one-way
+    /// stream waits for the heartbeat.
     pub fn outbound_limit(mut self, bytes: usize) -> Self {
         self.outbound_limit = bytes;
         self
@@ -668,7 +672,9 @@ impl NodeInner {
             .await
             .map_err(|e| PeerError::Connect(addr.to_owned(), e))?;
         let _ = stream.set_nodelay(true);
-        self.handshake_and_install(stream, Role::Dialer, expected).await
+        let link = self.handshake_and_install(stream, Role::Dialer, expected).await?;
+        link.dialled_at(addr);
+        Ok(link)
     }
 
     async fn handshake_and_install(
@@ -729,8 +735,7 @@ impl NodeInner {
             dialer,
             role == Role::Dialer,
             self.link_config,
-            self.on_frame(),
-            self.on_down(),
+            Handlers { on_frame: self.on_frame(), on_down: self.on_down(), redial: self.redial() },
             &self.runtime,
         );
         if link.is_down() {
@@ -816,6 +821,23 @@ impl NodeInner {
             }
             node.receive(link, envelope);
             Ok(())
+        })
+    }
+
+    /// One redial of a link whose connection broke: the address this node dialled it at, or
+    /// the peer's own; a different incarnation there takes the link down (`install`).
+    fn redial(self: &Arc<Self>) -> Redial {
+        let node = Arc::downgrade(self);
+        Arc::new(move |link| {
+            let node = node.clone();
+            Box::pin(async move {
+                let Some(node) = node.upgrade() else { return };
+                let addr = link.redial_addr();
+                if let Err(e) = node.dial(&addr, Some(&link)).await {
+                    tracing::debug!(target: "rycos::dist", node = %node.location, peer = %link.location,
+                        "redial of {addr} failed: {e}");
+                }
+            })
         })
     }
 

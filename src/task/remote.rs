@@ -62,7 +62,7 @@ pub(crate) trait RemoteTask: Send + Sync + 'static {
     /// Asks its node to terminate it; false if it is known to have ended already.
     fn terminate(&self) -> bool;
 
-    /// Queues `message` (an `M` of the handle's type) on the link: at most once, FIFO per
+    /// Queues `message` (an `M` of the handle's type) on the link: exactly once while the link lives, FIFO per
     /// sender and receiver. Never blocks.
     fn send(&self, message: &dyn Any) -> Result<(), RemoteFailure>;
 

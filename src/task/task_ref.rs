@@ -250,8 +250,8 @@ impl<M: Send + 'static> TaskRef<M> {
 
     /// Queues `message` in the task's mailbox (pycos `send`). Never blocks and never drops:
     /// if the task has ended, or its bounded mailbox is full, the message comes back in the
-    /// error. For a task on another node the message is queued on the link to that node (at
-    /// most once, in order per sender and receiver); it comes back with
+    /// error. For a task on another node the message is queued on the link to that node (in
+    /// order per sender and receiver, exactly once while the link lives); it comes back with
     /// [`SendError::Full`] if the link's outbound buffer is full and [`SendError::PeerDown`] if
     /// the node is known to be down.
     #[inline]
