@@ -62,6 +62,7 @@ fn locate_finds_a_name_on_a_peer_and_a_reference_in_a_message_carries_the_reply(
         let remote = b.locate::<Request>("doubler", LONG).await.unwrap();
         assert!(!remote.is_local());
         assert_eq!(remote.addr().node, a.id());
+        assert_eq!(remote.location().as_ref(), Some(a.location()));
         assert_eq!(remote.name(), Some("doubler"));
         let (_, answers) = rycos::spawn_task_joinable(move |cx: Cx<u64>| async move {
             let mut got = Vec::new();
@@ -471,6 +472,7 @@ fn references_travel_across_three_nodes_and_come_home_local() {
         });
         let back = home.await.unwrap();
         assert!(back.is_local());
+        assert_eq!(back.location(), None, "a local task has no remote location");
         assert_eq!(back, on_c);
         on_c.send(Request::Stop).unwrap();
         for n in [a, b, c] {

@@ -1,8 +1,11 @@
 //! Nodes in separate processes: this test binary starts itself again as the node of
-//! `remote_task_server` (the ignored test `child_upper_server`), talks to it over loopback, asks
-//! it to stop, or kills it with SIGKILL under a monitor and a deliver.
+//! `remote_task_server` (the ignored test `child_upper_server`) or `remote_monitor`
+//! (`child_monitored_server`), talks to it over loopback, asks it to stop, or kills it with
+//! SIGKILL under a monitor and a deliver.
 mod common;
 
+#[path = "../examples/remote_monitor.rs"]
+mod remote_monitor;
 #[path = "../examples/remote_task_client.rs"]
 mod remote_task_client;
 #[path = "../examples/remote_task_server.rs"]
@@ -33,7 +36,23 @@ fn child_upper_server() {
     println!("served {served} requests");
 }
 
-/// A child process running `child_upper_server`, killed if the test ends first.
+/// The server of `remote_monitor`, run only in the child process (`ServerProcess::start`).
+#[test]
+#[ignore = "the node of another process: started by the tests of this file"]
+fn child_monitored_server() {
+    let secret = std::env::var(SECRET_VAR).expect("started by ServerProcess::start, which sets the secret");
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(3);
+    });
+    // One task panics on purpose: one line for it, not a backtrace in the parent's output.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("child_monitored_server: a task panicked, as told: {info}")
+    }));
+    rt(2).block_on(remote_monitor::run_server("127.0.0.1:0".parse().unwrap(), &secret)).unwrap();
+}
+
+/// A child process running one of the `child_*` entries above, killed if the test ends first.
 struct ServerProcess {
     child: Child,
     location: Location,
@@ -42,9 +61,10 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
-    fn start(secret: &str) -> ServerProcess {
+    /// Starts `entry`, and waits for the line where it says where it serves.
+    fn start(entry: &str, secret: &str) -> ServerProcess {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--ignored", "--exact", "child_upper_server", "--nocapture", "--test-threads=1"])
+            .args(["--ignored", "--exact", entry, "--nocapture", "--test-threads=1"])
             .env(SECRET_VAR, secret)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -54,8 +74,11 @@ impl ServerProcess {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let location = loop {
             let line = lines.next().expect("the child ended before it served").unwrap();
-            // The harness writes "test child_upper_server ... " on the same line first.
-            if let Some((_, location)) = line.split_once("serving `upper` at ") {
+            // "serving `name`, ... at LOCATION"; the harness writes "test child_... " on the
+            // same line first.
+            if let Some((_, served)) = line.split_once("serving `")
+                && let Some((_, location)) = served.rsplit_once(" at ")
+            {
                 break location.trim().parse::<Location>().unwrap();
             }
         };
@@ -86,7 +109,7 @@ async fn client(secret: &str) -> Node {
 #[test]
 fn a_server_in_another_process_answers_and_stops_when_asked() {
     let _w = watchdog(Duration::from_secs(60));
-    let mut server = ServerProcess::start("between processes");
+    let mut server = ServerProcess::start("child_upper_server", "between processes");
     assert_eq!(server.location.name(), "upper-server");
     rt(2).block_on(async {
         let node = client("between processes").await;
@@ -105,7 +128,7 @@ fn a_server_in_another_process_answers_and_stops_when_asked() {
 #[test]
 fn a_server_killed_with_sigkill_is_down_for_monitors_delivers_and_sends() {
     let _w = watchdog(Duration::from_secs(60));
-    let mut server = ServerProcess::start("kill");
+    let mut server = ServerProcess::start("child_upper_server", "kill");
     rt(2).block_on(async {
         let node = client("kill").await;
         let mut events = node.peer_events();
@@ -141,6 +164,28 @@ fn a_server_killed_with_sigkill_is_down_for_monitors_delivers_and_sends() {
             other => panic!("{other:?}"),
         }
         assert!(matches!(upper.send(upper::Request::Stop), Err(SendError::PeerDown(_))));
+        node.shutdown().await;
+    });
+}
+
+/// `remote_monitor` across processes: the watcher sees one task finish, one panic, and the
+/// third lost with its node, killed with SIGKILL.
+#[test]
+fn remote_monitor_sees_a_finish_a_panic_and_a_killed_node() {
+    let _w = watchdog(Duration::from_secs(60));
+    let server = ServerProcess::start("child_monitored_server", "monitor");
+    let pid = server.child.id();
+    rt(2).block_on(async {
+        let node = client("monitor").await;
+        let kill = move || {
+            let killed = Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+            assert!(killed.success());
+        };
+        let reasons = remote_monitor::watch(&node, &server.location.addr().to_string(), kill).await.unwrap();
+        assert_eq!(
+            reasons,
+            vec![ExitReason::Finished, ExitReason::Panicked("told to".into()), ExitReason::NoConnection]
+        );
         node.shutdown().await;
     });
 }

@@ -235,6 +235,26 @@ impl Export {
     }
 }
 
+impl crate::AnyTaskRef {
+    /// Where the task's node is, for a task on another node (its name and address, as
+    /// [`Node::peers`](super::Node::peers) lists it); `None` for a task of this process, which
+    /// may belong to several nodes at once (each has its own [`Node::location`](super::Node::location)).
+    ///
+    /// ```
+    /// let rt = rycos::Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let task = rycos::spawn_task(|cx: rycos::Cx<u32>| async move { cx.receive().await });
+    ///     assert_eq!(task.location(), None); // local
+    ///     task.terminate();
+    /// });
+    /// ```
+    pub fn location(&self) -> Option<super::Location> {
+        let remote = self.remote()?;
+        let target = remote.as_any().downcast_ref::<Target>().expect("remote tasks are dist's");
+        Some(target.link.location.clone())
+    }
+}
+
 /// A `TaskRef` as it travels inside a message.
 #[derive(Serialize, Deserialize)]
 struct WireRef {
