@@ -46,6 +46,7 @@ fn hotswap_example() {
 
 #[test]
 fn chat_over_a_channel() {
+    use futures::StreamExt;
     use futures::io::AsyncBufReadExt;
     let _w = watchdog(Duration::from_secs(30));
     let rt = rt(2);
@@ -54,12 +55,19 @@ fn chat_over_a_channel() {
         let addr = listener.local_addr().unwrap();
         let room = rycos::channel::Channel::new("test-room").unwrap();
         rycos::spawn(chat_chan_server::serve(listener, room.clone()));
+        // The test listens to the room too, to know when alice's join has been said: the
+        // server subscribes her writer and then announces her, so bob, if he joined in
+        // between, would hear "* alice joined" first.
+        let (announced, mut announcements) = futures::channel::mpsc::unbounded::<std::sync::Arc<str>>();
+        let observer = rycos::spawn_task(move |cx: rycos::Cx<chat_chan_server::Said>| async move {
+            while let Some((_, text)) = cx.receive().await {
+                let _ = announced.unbounded_send(text);
+            }
+        });
+        room.subscribe(&observer).unwrap();
         let (alice_says, alice) = chat_chan_client::connect(addr, "alice").await.unwrap();
         let mut alice_hears = rycos::io::BufReader::new(alice);
-        // Wait until alice's writer is subscribed before bob joins, so she hears him join.
-        while room.subscribers() < 1 {
-            rycos::yield_now().await;
-        }
+        assert_eq!(announcements.next().await.as_deref(), Some("* alice joined\n"));
         let (bob_says, bob) = chat_chan_client::connect(addr, "bob").await.unwrap();
         let mut bob_hears = rycos::io::BufReader::new(bob);
         let mut line = String::new();
