@@ -26,12 +26,7 @@ const SECRET_VAR: &str = "RYCOS_DIST_CHILD_SECRET";
 #[test]
 #[ignore = "the node of another process: started by the tests of this file"]
 fn child_upper_server() {
-    let secret = std::env::var(SECRET_VAR).expect("started by ServerProcess::start, which sets the secret");
-    // The parent holds our stdin: when it ends, even by its watchdog's exit, so do we.
-    std::thread::spawn(|| {
-        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
-        std::process::exit(3);
-    });
+    let secret = child_setup();
     let served = rt(2).block_on(remote_task_server::run("127.0.0.1:0".parse().unwrap(), &secret)).unwrap();
     println!("served {served} requests");
 }
@@ -40,16 +35,23 @@ fn child_upper_server() {
 #[test]
 #[ignore = "the node of another process: started by the tests of this file"]
 fn child_monitored_server() {
-    let secret = std::env::var(SECRET_VAR).expect("started by ServerProcess::start, which sets the secret");
-    std::thread::spawn(|| {
-        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
-        std::process::exit(3);
-    });
+    let secret = child_setup();
     // One task panics on purpose: one line for it, not a backtrace in the parent's output.
     std::panic::set_hook(Box::new(|info| {
         eprintln!("child_monitored_server: a task panicked, as told: {info}")
     }));
     rt(2).block_on(remote_monitor::run_server("127.0.0.1:0".parse().unwrap(), &secret)).unwrap();
+}
+
+/// What every `child_*` entry starts with: the process ends when the parent does, and the
+/// secret the parent chose.
+fn child_setup() -> String {
+    // The parent holds our stdin: when it ends, even by its watchdog's exit, so do we.
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(3);
+    });
+    std::env::var(SECRET_VAR).expect("started by ServerProcess::start, which sets the secret")
 }
 
 /// A child process running one of the `child_*` entries above, killed if the test ends first.

@@ -108,28 +108,20 @@ fn runtime() -> rycos::Runtime {
 /// nothing listens, so its peers cannot redial it around the proxy.
 async fn hidden_node(name: &str, grace: Duration) -> Node {
     let nowhere = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap(); // closed on return
-    Node::builder()
-        .name(name)
-        .listen("127.0.0.1:0".parse().unwrap())
-        .advertise(nowhere)
-        .secret("cut")
-        .heartbeat(Duration::from_millis(100), 20)
-        .grace(grace)
-        .start()
-        .await
-        .unwrap()
+    builder(name, grace).advertise(nowhere).start().await.unwrap()
 }
 
 async fn server_node(grace: Duration) -> Node {
+    builder("server", grace).start().await.unwrap()
+}
+
+fn builder(name: &str, grace: Duration) -> rycos::dist::NodeBuilder {
     Node::builder()
-        .name("server")
+        .name(name)
         .listen("127.0.0.1:0".parse().unwrap())
         .secret("cut")
         .heartbeat(Duration::from_millis(100), 20)
         .grace(grace)
-        .start()
-        .await
-        .unwrap()
 }
 
 /// Every `deliver` that returned `Ok` is handled exactly once and in order, and so is every
