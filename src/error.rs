@@ -13,13 +13,16 @@ pub enum SendError<M> {
     Full(M),
     /// The task is on another node that is down or unreachable (the distribution layer).
     PeerDown(M),
+    /// The task is on another node and the message, encoded, is larger than the node's
+    /// maximum message size (`NodeBuilder::max_message`).
+    TooLarge(M),
 }
 
 impl<M> SendError<M> {
     /// The message that was not sent.
     pub fn into_inner(self) -> M {
         match self {
-            SendError::Closed(m) | SendError::Full(m) | SendError::PeerDown(m) => m,
+            SendError::Closed(m) | SendError::Full(m) | SendError::PeerDown(m) | SendError::TooLarge(m) => m,
         }
     }
 
@@ -40,6 +43,7 @@ impl<M> fmt::Debug for SendError<M> {
             SendError::Closed(_) => f.write_str("SendError::Closed(..)"),
             SendError::Full(_) => f.write_str("SendError::Full(..)"),
             SendError::PeerDown(_) => f.write_str("SendError::PeerDown(..)"),
+            SendError::TooLarge(_) => f.write_str("SendError::TooLarge(..)"),
         }
     }
 }
@@ -50,6 +54,7 @@ impl<M> fmt::Display for SendError<M> {
             SendError::Closed(_) => f.write_str("the receiving task has finished"),
             SendError::Full(_) => f.write_str("the receiving task's mailbox is full"),
             SendError::PeerDown(_) => f.write_str("the receiving task's node is down or unreachable"),
+            SendError::TooLarge(_) => f.write_str("the message is larger than the maximum message size"),
         }
     }
 }
@@ -66,13 +71,19 @@ pub enum DeliverError<M> {
     Timeout(M),
     /// The task is on another node that is down or unreachable (the distribution layer).
     PeerDown(M),
+    /// The task is on another node and the message, encoded, is larger than the node's
+    /// maximum message size (`NodeBuilder::max_message`).
+    TooLarge(M),
 }
 
 impl<M> DeliverError<M> {
     /// The message that was not delivered.
     pub fn into_inner(self) -> M {
         match self {
-            DeliverError::Closed(m) | DeliverError::Timeout(m) | DeliverError::PeerDown(m) => m,
+            DeliverError::Closed(m)
+            | DeliverError::Timeout(m)
+            | DeliverError::PeerDown(m)
+            | DeliverError::TooLarge(m) => m,
         }
     }
 
@@ -93,6 +104,7 @@ impl<M> fmt::Debug for DeliverError<M> {
             DeliverError::Closed(_) => f.write_str("DeliverError::Closed(..)"),
             DeliverError::Timeout(_) => f.write_str("DeliverError::Timeout(..)"),
             DeliverError::PeerDown(_) => f.write_str("DeliverError::PeerDown(..)"),
+            DeliverError::TooLarge(_) => f.write_str("DeliverError::TooLarge(..)"),
         }
     }
 }
@@ -103,6 +115,7 @@ impl<M> fmt::Display for DeliverError<M> {
             DeliverError::Closed(_) => f.write_str("the receiving task has finished"),
             DeliverError::Timeout(_) => f.write_str("the message could not be delivered before the timeout"),
             DeliverError::PeerDown(_) => f.write_str("the receiving task's node is down or unreachable"),
+            DeliverError::TooLarge(_) => f.write_str("the message is larger than the maximum message size"),
         }
     }
 }

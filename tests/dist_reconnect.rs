@@ -195,6 +195,58 @@ fn cuts_shorter_than_the_grace_period_lose_and_repeat_nothing() {
     });
 }
 
+/// Large messages (1 MiB: 16 chunks each) through the same cuts: the chunks are resent and
+/// de-duplicated like any frame, and every message arrives once, whole, in order.
+#[test]
+fn cuts_in_the_middle_of_large_messages_lose_and_repeat_no_piece() {
+    let _guard = common::watchdog(Duration::from_secs(120));
+    const N: u32 = 60;
+    const CUTS: usize = 6;
+    let message =
+        |n: u32| -> Vec<u8> { (0..1 << 20).map(|i: u32| (i ^ n.wrapping_mul(2654435761)) as u8).collect() };
+    runtime().block_on(async {
+        let server = server_node(Duration::from_secs(10)).await;
+        let (sink, seen) = rycos::spawn_task_joinable(move |cx: Cx<(u32, Vec<u8>)>| async move {
+            let mut seen = Vec::new();
+            while let Some((n, bytes)) = cx.receive().await {
+                if n == u32::MAX {
+                    break;
+                }
+                seen.push((n, bytes == message(n)));
+            }
+            seen
+        });
+        server.register("sink", &sink).unwrap();
+        drop(sink);
+        let proxy = Arc::new(Proxy::start(server.location().addr()));
+        let client = hidden_node("client", Duration::from_secs(10)).await;
+        client.peer(proxy.addr.to_string()).await.unwrap();
+        let sink = client.locate::<(u32, Vec<u8>)>("sink", LONG).await.unwrap();
+        let cutter = {
+            let proxy = proxy.clone();
+            std::thread::spawn(move || {
+                for cuts in 0..CUTS {
+                    while proxy.connections() <= cuts {
+                        std::thread::yield_now();
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                    proxy.cut(Duration::from_millis(5));
+                }
+            })
+        };
+        for n in 0..N {
+            sink.deliver((n, message(n)), LONG).await.unwrap_or_else(|e| panic!("deliver {n}: {e}"));
+        }
+        cutter.join().unwrap();
+        sink.deliver((u32::MAX, Vec::new()), LONG).await.unwrap();
+        let seen = seen.await.unwrap();
+        assert_eq!(seen, (0..N).map(|n| (n, true)).collect::<Vec<_>>(), "each once, whole, in order");
+        assert!(proxy.connections() > CUTS, "every cut forced a new connection");
+        client.shutdown().await;
+        server.shutdown().await;
+    });
+}
+
 /// A cut the link cannot heal within its grace period: the peer is down, pending and later
 /// delivers fail with `PeerDown`, a monitor hears `NoConnection`.
 #[test]

@@ -17,6 +17,7 @@
 //! `ExitReason::NoConnection`, and every reference to its tasks fails from then on. A restarted
 //! peer is a new incarnation and gets a new link.
 
+use super::chunk::{Assembler, Chunker, Order, Piece};
 use super::envelope::{Delivered, Envelope};
 use super::frame::{self, kind};
 use super::location::Location;
@@ -54,9 +55,11 @@ pub(crate) struct Link {
     room: Event,
     /// Unacknowledged bytes of the stream before a send is refused with `Full`.
     limit: usize,
+    /// The largest envelope sent or accepted.
+    max_message: usize,
     /// What this node has processed of the peer's stream. Locked for a whole read batch, so
     /// that the readers of an old and a new connection never both process one envelope.
-    inbound: Mutex<Incoming>,
+    inbound: Mutex<Inbound>,
     /// `inbound`'s count, for the writer to acknowledge without waiting for a reader.
     received: AtomicU64,
     /// The address this node last dialled the peer at (a proxy, a DNS name): redialled there.
@@ -78,6 +81,9 @@ struct Outbound {
     control: Vec<u8>,
     /// The envelopes, kept until the peer acknowledges them.
     stream: Outgoing,
+    /// Envelopes not in the stream yet: large ones going in a chunk per write, and those that
+    /// may not overtake them.
+    chunker: Chunker,
     /// The last acknowledgement of the peer's stream written (or queued) by this side.
     ack_sent: u64,
     /// The connection now carrying the link.
@@ -90,6 +96,12 @@ struct Outbound {
     /// Why the writer of the current connection gave up: it closes the socket, and the reader,
     /// which decides what happens next, reports this instead of "the socket was closed".
     write_failed: Option<(u64, DownReason)>,
+}
+
+/// What this node has processed of the peer's stream, and the large message it is assembling.
+struct Inbound {
+    stream: Incoming,
+    pieces: Assembler,
 }
 
 /// A connection under a link.
@@ -147,13 +159,16 @@ struct Waiting {
 }
 
 impl Link {
-    pub(crate) fn new(location: Location, id: NodeId, limit: usize) -> Arc<Link> {
+    /// A link to incarnation `id` at `location`; `limit` bounds the unacknowledged bytes,
+    /// `max_message` the size of one envelope either way.
+    pub(crate) fn new(location: Location, id: NodeId, limit: usize, max_message: usize) -> Arc<Link> {
         Arc::new(Link {
             location,
             id,
             out: Mutex::new(Outbound {
                 control: Vec::new(),
                 stream: Outgoing::default(),
+                chunker: Chunker::default(),
                 ack_sent: 0,
                 conn: None,
                 generation: 0,
@@ -165,7 +180,8 @@ impl Link {
             room: Event::new(),
             closed: Event::new(),
             limit,
-            inbound: Mutex::new(Incoming::default()),
+            max_message,
+            inbound: Mutex::new(Inbound { stream: Incoming::default(), pieces: Assembler::new(max_message) }),
             received: AtomicU64::new(0),
             dial_addr: Mutex::new(None),
             waiting: Mutex::new(Waiting::default()),
@@ -191,7 +207,8 @@ impl Link {
     }
 
     /// Queues one envelope. `Full` if the outbound buffer is over its limit (control envelopes
-    /// pass `control`: answers and exits are never refused for space), `PeerDown` once down.
+    /// pass `control`: answers and exits are never refused for space), `TooLarge` over the
+    /// maximum message size, `PeerDown` once down.
     pub(crate) fn push(&self, envelope: &Envelope, control: bool) -> Result<(), RemoteFailure> {
         thread_local! {
             static BODY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -200,7 +217,10 @@ impl Link {
             let mut body = body.borrow_mut();
             body.clear();
             envelope.encode_into(&mut body);
-            self.push_envelope(&body, control)
+            if body.len() > self.max_message {
+                return Err(RemoteFailure::TooLarge);
+            }
+            self.push_envelope(&body, Order::of(envelope), control)
         })
     }
 
@@ -228,17 +248,19 @@ impl Link {
         }
     }
 
-    /// Appends an encoded envelope to the stream.
-    fn push_envelope(&self, body: &[u8], control: bool) -> Result<(), RemoteFailure> {
+    /// Appends an encoded envelope to the stream (or to the chunker, if it is large or must
+    /// follow a large one).
+    fn push_envelope(&self, body: &[u8], order: Order, control: bool) -> Result<(), RemoteFailure> {
         {
             let mut out = self.out.lock();
             if out.down.is_some() {
                 return Err(RemoteFailure::PeerDown);
             }
-            if !control && out.stream.unacknowledged() >= self.limit {
+            if !control && out.stream.unacknowledged() + out.chunker.pending() >= self.limit {
                 return Err(RemoteFailure::Full);
             }
-            frame::encode(kind::ENVELOPE, body, out.stream.buffer());
+            let Outbound { stream, chunker, .. } = &mut *out;
+            chunker.push(body, order, stream.buffer());
             out.spoke = true;
         }
         self.writable.set();
@@ -507,7 +529,9 @@ impl Link {
 
     /// Everything the current connection should write now, in order: control frames, an
     /// acknowledgement if we processed more of the peer's stream since the last one, then (once
-    /// the peer has said where) the resume point and our stream's unwritten part.
+    /// the peer has said where) the resume point and our stream's unwritten part, with at most
+    /// one chunk of a large envelope (more chunks wait for the next batch: the writer is woken
+    /// again for them, so control frames get in between).
     fn fill_batch(&self, out: &mut Outbound, batch: &mut Vec<u8>) {
         batch.clear();
         batch.append(&mut out.control);
@@ -516,17 +540,20 @@ impl Link {
             frame::encode(kind::ACK, &received.to_le_bytes(), batch);
             out.ack_sent = received;
         }
-        let Outbound { conn, stream, .. } = out;
+        let Outbound { conn, stream, chunker, .. } = out;
         let Some(conn) = conn else { return };
         match conn.resume {
-            Resume::Waiting => {}
+            Resume::Waiting => return,
             Resume::At(start) => {
                 frame::encode(kind::RESUME, &start.to_le_bytes(), batch);
                 conn.resume = Resume::Sent;
-                stream.take_unwritten(batch);
             }
-            Resume::Sent => stream.take_unwritten(batch),
+            Resume::Sent => {}
         }
+        if chunker.release(stream.buffer()) {
+            self.writable.set();
+        }
+        stream.take_unwritten(batch);
     }
 
     /// Reads frames until the connection ends; why it stopped. `attached` is the connection's
@@ -585,7 +612,8 @@ impl Link {
         on_frame: &FrameFn,
     ) -> Result<usize, DownReason> {
         let protocol = |e: &dyn fmt::Display| DownReason::from(format!("protocol error from the peer: {e}"));
-        let mut inbound = self.inbound.lock();
+        let mut guard = self.inbound.lock();
+        let Inbound { stream: inbound, pieces } = &mut *guard;
         let mut consumed = 0;
         let outcome = loop {
             let frame = match frame::decode(&bytes[consumed..], max_frame) {
@@ -614,7 +642,7 @@ impl Link {
                     *at = Some(start + frame.consumed as u64);
                     match inbound.arrive(start, frame.consumed) {
                         Ok(Arrival::New) => {
-                            if let Err(why) = on_frame(self, frame.kind, frame.body) {
+                            if let Err(why) = self.handle(frame.kind, frame.body, pieces, on_frame) {
                                 break Err(why);
                             }
                         }
@@ -625,13 +653,41 @@ impl Link {
             }
         };
         let received = inbound.received();
-        drop(inbound);
+        drop(guard);
         self.received.store(received, Ordering::Release);
         if received.saturating_sub(self.out.lock().ack_sent) >= ACK_EVERY {
             // The writer adds the acknowledgement.
             self.writable.set();
         }
         outcome.map(|()| consumed)
+    }
+
+    /// Handles one new frame of the peer's stream: an envelope, or a chunk of one.
+    fn handle(
+        self: &Arc<Self>,
+        frame_kind: u8,
+        body: &[u8],
+        pieces: &mut Assembler,
+        on_frame: &FrameFn,
+    ) -> Result<(), DownReason> {
+        if frame_kind != kind::CHUNK {
+            return on_frame(self, frame_kind, body);
+        }
+        match pieces.piece(body) {
+            Ok(Piece::Partial) => Ok(()),
+            Ok(Piece::Whole(envelope)) => on_frame(self, kind::ENVELOPE, &envelope),
+            Ok(Piece::Skipped { total }) => {
+                tracing::warn!(
+                    target: "rycos::dist",
+                    peer = %self.location,
+                    size = total,
+                    max = self.max_message,
+                    "a message over the maximum message size was dropped"
+                );
+                Ok(())
+            }
+            Err(e) => Err(format!("protocol error from the peer: {e}").into()),
+        }
     }
 
     /// Speaks on an idle connection every `heartbeat`; the reason to go down once the peer has
@@ -746,6 +802,9 @@ impl Link {
             out.down = Some(why);
             match farewell {
                 Some(reason) if out.conn.is_some() => {
+                    // What was queued goes first, then the goodbye.
+                    let Outbound { stream, chunker, .. } = &mut *out;
+                    chunker.release_all(stream.buffer());
                     let mut body = Vec::new();
                     Envelope::Goodbye { reason }.encode_into(&mut body);
                     frame::encode(kind::ENVELOPE, &body, out.stream.buffer());
@@ -754,6 +813,7 @@ impl Link {
                 }
                 _ => {
                     out.stream.clear();
+                    out.chunker.clear();
                     out.control = Vec::new();
                     // Nothing to write: closed as soon as the connection (if any) is.
                     Some(out.conn.take())

@@ -11,6 +11,7 @@
 //! - The wire layer underneath is public for tools and fuzzing: [`handshake()`], [`frame`]s,
 //!   [`Envelope`]s, [`Location`].
 
+mod chunk;
 pub mod envelope;
 pub mod frame;
 pub mod handshake;
@@ -22,6 +23,7 @@ mod remote;
 mod stream;
 mod type_name;
 
+pub use chunk::DEFAULT_MAX_MESSAGE;
 pub use envelope::{Envelope, EnvelopeError, NameKind};
 pub use frame::{DEFAULT_MAX_FRAME, FrameError};
 pub use handshake::{HandshakeError, Identity, PROTOCOL_VERSION, Peer, Refusal, Role, handshake};

@@ -97,6 +97,8 @@ pub(crate) struct NodeInner {
     handshake_timeout: Duration,
     connect_timeout: Duration,
     outbound_limit: usize,
+    /// The largest envelope a link sends or accepts.
+    max_message: usize,
     /// The runtime the node's tasks run on.
     pub(crate) runtime: Handle,
     /// One link per peer incarnation.
@@ -130,6 +132,7 @@ pub struct NodeBuilder {
     grace: Duration,
     outbound_limit: usize,
     max_frame: usize,
+    max_message: usize,
     handshake_timeout: Duration,
     connect_timeout: Duration,
     runtime: Option<Handle>,
@@ -264,6 +267,7 @@ impl Default for NodeBuilder {
             grace: DEFAULT_GRACE,
             outbound_limit: DEFAULT_OUTBOUND_LIMIT,
             max_frame: super::frame::DEFAULT_MAX_FRAME,
+            max_message: super::chunk::DEFAULT_MAX_MESSAGE,
             handshake_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             runtime: None,
@@ -333,9 +337,19 @@ impl NodeBuilder {
     }
 
     /// The largest frame accepted from a peer (default 1 MiB); a larger one ends the link
-    /// before anything is allocated for it.
+    /// before anything is allocated for it. Never below one chunk frame (64 KiB and 25 bytes):
+    /// messages larger than a chunk travel in chunks, smaller ones whole.
     pub fn max_frame(mut self, bytes: usize) -> Self {
-        self.max_frame = bytes;
+        self.max_frame = bytes.max(1 + super::chunk::CHUNK_HEADER + super::chunk::CHUNK);
+        self
+    }
+
+    /// The largest message (encoded) sent to or accepted from a peer (default 256 MiB). A
+    /// larger `send` or `deliver` fails at once with `TooLarge`; a larger message from a peer
+    /// (configured with a higher limit) is skipped as it arrives, logged, never held in
+    /// memory, and the link stays up.
+    pub fn max_message(mut self, bytes: usize) -> Self {
+        self.max_message = bytes;
         self
     }
 
@@ -394,6 +408,7 @@ impl NodeBuilder {
             handshake_timeout: self.handshake_timeout,
             connect_timeout: self.connect_timeout,
             outbound_limit: self.outbound_limit,
+            max_message: self.max_message,
             runtime: runtime.clone(),
             links: Mutex::new(HashMap::new()),
             exports: Mutex::new(HashMap::new()),
@@ -759,7 +774,7 @@ impl NodeInner {
         match links.get(&id) {
             Some(link) if !link.is_down() => link.clone(),
             _ => {
-                let link = Link::new(location, id, self.outbound_limit);
+                let link = Link::new(location, id, self.outbound_limit, self.max_message);
                 links.insert(id, link.clone());
                 link
             }
@@ -799,7 +814,7 @@ impl NodeInner {
 
     /// A link that is down from the start: what references to tasks that have ended here use.
     pub(crate) fn ended_link(&self) -> Arc<Link> {
-        let link = Link::new(self.location.clone(), self.id, 0);
+        let link = Link::new(self.location.clone(), self.id, 0, 0);
         link.go_down("the task has ended".into());
         link
     }

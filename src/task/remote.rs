@@ -32,6 +32,8 @@ pub(crate) enum RemoteFailure {
     Closed,
     /// No acknowledgement came in time.
     Timeout,
+    /// The message is larger than the link's maximum message size.
+    TooLarge,
 }
 
 impl fmt::Display for RemoteFailure {
@@ -41,6 +43,7 @@ impl fmt::Display for RemoteFailure {
             RemoteFailure::Full => "the link's outbound buffer is full",
             RemoteFailure::Closed => "the task has ended",
             RemoteFailure::Timeout => "no acknowledgement came in time",
+            RemoteFailure::TooLarge => "the message is larger than the link's maximum message size",
         })
     }
 }

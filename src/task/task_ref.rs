@@ -402,6 +402,7 @@ fn send_remote<M: Send + 'static>(remote: &dyn RemoteTask, message: M) -> Result
         RemoteFailure::Full => SendError::Full(message),
         RemoteFailure::Closed => SendError::Closed(message),
         RemoteFailure::PeerDown | RemoteFailure::Timeout => SendError::PeerDown(message),
+        RemoteFailure::TooLarge => SendError::TooLarge(message),
     })
 }
 
@@ -421,6 +422,7 @@ async fn deliver_remote<M: Send + 'static>(
         // Full: no room on the way to the peer within the timeout.
         RemoteFailure::Timeout | RemoteFailure::Full => DeliverError::Timeout(message),
         RemoteFailure::PeerDown => DeliverError::PeerDown(message),
+        RemoteFailure::TooLarge => DeliverError::TooLarge(message),
     })
 }
 
