@@ -61,6 +61,7 @@ pub enum Envelope {
         /// The receiving task's id on this node.
         to: u64,
         /// The message, encoded by the sender's captured encoder.
+        #[serde(with = "serde_bytes")]
         payload: Vec<u8>,
     },
     /// A message for the task `to` that the sender waits to see acknowledged (`Delivered` with
@@ -73,6 +74,7 @@ pub enum Envelope {
         /// How long the sender waits, in milliseconds.
         wait_ms: u32,
         /// The message, encoded by the sender's captured encoder.
+        #[serde(with = "serde_bytes")]
         payload: Vec<u8>,
     },
     /// The answer to `Deliver { seq, .. }`.
@@ -161,6 +163,15 @@ impl Envelope {
         *out = encoded;
     }
 
+    /// The receiver's fast path for the commonest envelope: if `body` is a well-formed `Send`,
+    /// its task and its payload borrowed from `body` — what [`decode`](Envelope::decode)
+    /// gives, without allocating the payload. `None` for anything else (decode it).
+    pub(crate) fn peek_send(body: &[u8]) -> Option<(u64, &[u8])> {
+        let rest = body.strip_prefix(&[SEND_TAG])?;
+        let (send, after) = postcard::take_from_bytes::<SendView<'_>>(rest).ok()?;
+        after.is_empty().then_some((send.to, send.payload))
+    }
+
     /// The envelope in `body`, which must be exactly one envelope (trailing bytes are an
     /// error: they would be a second message the peer did not frame).
     pub fn decode(body: &[u8]) -> Result<Envelope, EnvelopeError> {
@@ -171,6 +182,18 @@ impl Envelope {
         }
         Ok(envelope)
     }
+}
+
+/// `Send`'s variant on the wire: postcard writes a variant's index as a varint, and `Send` is
+/// the fifth (a test checks this against the encoder).
+const SEND_TAG: u8 = 4;
+
+/// The fields of `Envelope::Send`, the payload borrowed.
+#[derive(Deserialize)]
+struct SendView<'a> {
+    to: u64,
+    #[serde(borrow)]
+    payload: &'a [u8],
 }
 
 #[cfg(test)]
@@ -208,6 +231,30 @@ mod tests {
             let mut body = Vec::new();
             envelope.encode_into(&mut body);
             assert_eq!(Envelope::decode(&body), Ok(envelope));
+        }
+    }
+
+    #[test]
+    fn a_payload_is_its_length_and_its_bytes() {
+        // The wire format pinned: variant 4 (`Send`), `to` = 42, a varint length, the bytes.
+        let mut body = Vec::new();
+        Envelope::Send { to: 42, payload: vec![1, 2, 3] }.encode_into(&mut body);
+        assert_eq!(body, [4, 42, 3, 1, 2, 3]);
+    }
+
+    #[test]
+    fn the_send_fast_path_agrees_with_decode() {
+        for envelope in samples() {
+            let mut body = Vec::new();
+            envelope.encode_into(&mut body);
+            let peeked = Envelope::peek_send(&body).map(|(to, payload)| (to, payload.to_vec()));
+            match envelope {
+                Envelope::Send { to, payload } => assert_eq!(peeked, Some((to, payload))),
+                other => assert_eq!(peeked, None, "{other:?} is not a send"),
+            }
+            for cut in 0..body.len() {
+                assert_eq!(Envelope::peek_send(&body[..cut]), None, "cut at {cut}");
+            }
         }
     }
 

@@ -12,6 +12,7 @@
 //!   [`Envelope`]s, [`Location`].
 
 mod chunk;
+mod discovery;
 pub mod envelope;
 pub mod frame;
 pub mod handshake;
@@ -24,6 +25,7 @@ mod stream;
 mod type_name;
 
 pub use chunk::DEFAULT_MAX_MESSAGE;
+pub use discovery::{DEFAULT_DISCOVERY_INTERVAL, DEFAULT_DISCOVERY_PORT};
 pub use envelope::{Envelope, EnvelopeError, NameKind};
 pub use frame::{DEFAULT_MAX_FRAME, FrameError};
 pub use handshake::{HandshakeError, Identity, PROTOCOL_VERSION, Peer, Refusal, Role, handshake};

@@ -3,13 +3,14 @@
 //! routes what arrives on the links: sends and delivers to exported tasks, locate questions
 //! and answers (`names.rs`), terminate, monitors and exits.
 
+use super::discovery::{self, Announcement, DiscoveryConfig};
 use super::envelope::{Delivered, Ending, Envelope};
 use super::handshake::{self, HandshakeError, Identity, Peer, Role};
 use super::link::{DownHandler, DownReason, FrameHandler, Handlers, Link, LinkConfig, Redial};
 use super::location::{DEFAULT_PORT, Location, LocationError};
 use super::names::Answer;
 use super::remote::{self, Export};
-use crate::net::{TcpListener, TcpStream};
+use crate::net::{TcpListener, TcpStream, UdpSocket};
 use crate::runtime::Handle;
 use crate::task::extras::HookToken;
 use crate::task::{AnyTaskRef, NodeId, TaskId, TaskRef};
@@ -17,7 +18,7 @@ use futures_channel::mpsc;
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -104,7 +105,7 @@ pub(crate) struct NodeInner {
     /// One link per peer incarnation.
     links: Mutex<HashMap<NodeId, Arc<Link>>>,
     /// Tasks of this node that peers may reach, by task id.
-    pub(crate) exports: Mutex<HashMap<u64, Export>>,
+    pub(crate) exports: Mutex<HashMap<u64, Export, foldhash::fast::RandomState>>,
     /// Names peers can locate: name → exported task id.
     pub(crate) names: Mutex<HashMap<String, u64>>,
     /// Locates waiting for answers, by request number.
@@ -116,6 +117,13 @@ pub(crate) struct NodeInner {
     /// Subscribers to peer events.
     events: Mutex<Vec<mpsc::UnboundedSender<PeerEvent>>>,
     listeners: Mutex<Vec<Arc<TcpListener>>>,
+    /// The discovery socket, closed at shutdown.
+    discovery: Mutex<Option<Arc<UdpSocket>>>,
+    /// Incarnations heard of by discovery that a dial is under way to.
+    discovering: Mutex<HashSet<NodeId>>,
+    /// Whether peers are told our address (`NodeBuilder::advertise`), or take the announcement's
+    /// source address.
+    advertised: bool,
     shut_down: AtomicBool,
 }
 
@@ -136,6 +144,11 @@ pub struct NodeBuilder {
     handshake_timeout: Duration,
     connect_timeout: Duration,
     runtime: Option<Handle>,
+    /// `None`: on unless static peers are given or every listen address is loopback.
+    discovery: Option<bool>,
+    discovery_port: u16,
+    discovery_targets: Vec<SocketAddr>,
+    discovery_interval: Duration,
 }
 
 /// Why a node did not start.
@@ -148,6 +161,8 @@ pub enum NodeError {
     Location(LocationError),
     /// `start` was called outside a runtime and no runtime was given.
     NoRuntime,
+    /// The discovery port could not be bound.
+    Discovery(u16, io::Error),
 }
 
 impl fmt::Display for NodeError {
@@ -158,6 +173,7 @@ impl fmt::Display for NodeError {
             NodeError::NoRuntime => {
                 f.write_str("a node starts inside a runtime (or give one with `runtime`)")
             }
+            NodeError::Discovery(port, e) => write!(f, "could not bind the discovery port {port} (UDP): {e}"),
         }
     }
 }
@@ -271,6 +287,10 @@ impl Default for NodeBuilder {
             handshake_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             runtime: None,
+            discovery: None,
+            discovery_port: discovery::DEFAULT_DISCOVERY_PORT,
+            discovery_targets: Vec::new(),
+            discovery_interval: discovery::DEFAULT_DISCOVERY_INTERVAL,
         }
     }
 }
@@ -360,6 +380,40 @@ impl NodeBuilder {
         self
     }
 
+    /// Whether the node finds peers on the local network and is found by them (pycos
+    /// `discover_peers`): it announces itself by UDP broadcast on the discovery port, and links
+    /// to every node whose announcement carries a tag made with the same secret. Default: on,
+    /// unless static peers are given ([`peer`](NodeBuilder::peer)) or the node listens on
+    /// loopback only (nobody else could reach it).
+    pub fn discovery(mut self, on: bool) -> Self {
+        self.discovery = Some(on);
+        self
+    }
+
+    /// The UDP port of discovery (default [`DEFAULT_DISCOVERY_PORT`], 9705, pycos's), shared by
+    /// every node of a host.
+    ///
+    /// [`DEFAULT_DISCOVERY_PORT`]: crate::dist::DEFAULT_DISCOVERY_PORT
+    pub fn discovery_port(mut self, port: u16) -> Self {
+        self.discovery_port = port;
+        self
+    }
+
+    /// Sends announcements to `addr` (a subnet's broadcast address, or a host's unicast
+    /// address where broadcasts do not pass) instead of every interface's broadcast address;
+    /// call once per address.
+    pub fn announce_to(mut self, addr: SocketAddr) -> Self {
+        self.discovery_targets.push(addr);
+        self
+    }
+
+    /// How often the node announces itself once started (default 10 s; the first three
+    /// announcements go at once, half a second and two seconds after the start).
+    pub fn discovery_interval(mut self, every: Duration) -> Self {
+        self.discovery_interval = every;
+        self
+    }
+
     /// The runtime the node's tasks run on (default: the one `start` runs in).
     pub fn runtime(mut self, handle: &Handle) -> Self {
         self.runtime = Some(handle.clone());
@@ -393,6 +447,26 @@ impl NodeBuilder {
         if hello_name.len() > 255 {
             return Err(NodeError::Location(LocationError::BadName(location.name().len())));
         }
+        let discovering = self
+            .discovery
+            .unwrap_or(self.peers.is_empty() && !listen.iter().all(|addr| addr.ip().is_loopback()));
+        let discovery_socket = if discovering {
+            let _enter = runtime.enter();
+            match discovery::bind(self.discovery_port) {
+                Ok(socket) => Some(Arc::new(socket)),
+                Err(e) if self.discovery.is_some() => {
+                    return Err(NodeError::Discovery(self.discovery_port, e));
+                }
+                Err(e) => {
+                    // On by default only: the node works without it.
+                    tracing::warn!(target: "rycos::dist", port = self.discovery_port, error = %e,
+                        "discovery is off: its port could not be bound");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let id = first_node_id();
         let inner = Arc::new(NodeInner {
             id,
@@ -411,13 +485,16 @@ impl NodeBuilder {
             max_message: self.max_message,
             runtime: runtime.clone(),
             links: Mutex::new(HashMap::new()),
-            exports: Mutex::new(HashMap::new()),
+            exports: Mutex::new(HashMap::default()),
             names: Mutex::new(HashMap::new()),
             locates: Mutex::new(HashMap::new()),
             next_request: AtomicU64::new(1),
             watched: Mutex::new(HashMap::new()),
             events: Mutex::new(Vec::new()),
             listeners: Mutex::new(Vec::new()),
+            discovery: Mutex::new(discovery_socket.clone()),
+            discovering: Mutex::new(HashSet::new()),
+            advertised: self.advertise.is_some(),
             shut_down: AtomicBool::new(false),
         });
         for listener in listeners {
@@ -427,6 +504,15 @@ impl NodeBuilder {
         }
         for peer in self.peers {
             runtime.spawn(keep_dialling(Arc::downgrade(&inner), peer));
+        }
+        if let Some(socket) = discovery_socket {
+            let config = DiscoveryConfig {
+                port: self.discovery_port,
+                targets: self.discovery_targets,
+                interval: self.discovery_interval,
+            };
+            runtime.spawn(discovery::listen(Arc::downgrade(&inner), socket.clone()));
+            runtime.spawn(discovery::announce(Arc::downgrade(&inner), socket, config));
         }
         tracing::info!(target: "rycos::dist", node = %inner.location, "node started");
         Ok(Node { inner })
@@ -585,7 +671,8 @@ fn default_name() -> String {
 
 /// The address to advertise for a listener bound to `bound`: itself, unless it is the
 /// unspecified address, which peers cannot dial; then the address this host would use to
-/// reach the outside (a UDP `connect` sends nothing), or loopback without a route.
+/// reach the outside (a UDP `connect` sends nothing); without a route, the first interface
+/// address that is not loopback; loopback on a host with none.
 fn reachable(bound: SocketAddr) -> SocketAddr {
     if !bound.ip().is_unspecified() {
         return bound;
@@ -603,12 +690,30 @@ fn reachable(bound: SocketAddr) -> SocketAddr {
         socket.connect(remote)?;
         Ok(socket.local_addr()?.ip())
     };
-    let ip = probe().unwrap_or(if bound.is_ipv4() {
+    // No route out (a namespace with one link, an offline host): the first interface of the
+    // family that is not loopback, then loopback.
+    let interface = || {
+        let interfaces = if_addrs::get_if_addrs().ok()?;
+        interfaces
+            .into_iter()
+            .filter(|interface| !interface.is_loopback())
+            .map(|interface| interface.ip())
+            .find(|ip| ip.is_ipv4() == bound.is_ipv4() && !is_link_local(ip))
+    };
+    let ip = probe().ok().or_else(interface).unwrap_or(if bound.is_ipv4() {
         std::net::Ipv4Addr::LOCALHOST.into()
     } else {
         std::net::Ipv6Addr::LOCALHOST.into()
     });
     SocketAddr::new(ip, bound.port())
+}
+
+/// Link-local addresses need a scope to be dialled: no use as an advertised address.
+fn is_link_local(ip: &std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => v6.is_unicast_link_local(),
+    }
 }
 
 async fn accept_loop(node: Weak<NodeInner>, listener: Arc<TcpListener>) {
@@ -830,6 +935,10 @@ impl NodeInner {
                 )
                 .into());
             }
+            if let Some((to, payload)) = Envelope::peek_send(body) {
+                node.send_to(link, to, payload);
+                return Ok(());
+            }
             let envelope = Envelope::decode(body).map_err(|e| DownReason::from(e.to_string()))?;
             if let Envelope::Goodbye { reason } = envelope {
                 return Err(format!("the peer closed the link: {reason}").into());
@@ -904,11 +1013,7 @@ impl NodeInner {
             Envelope::Located { request, task } => self.answered(request, link, Answer::Found(task)),
             Envelope::NotFound { request } => self.answered(request, link, Answer::NotFound),
             Envelope::WrongType { request, found } => self.answered(request, link, Answer::WrongType(found)),
-            Envelope::Send { to, payload } => match self.exported(to) {
-                Some(export) => export.accept(self, link, &payload, None),
-                None => tracing::debug!(target: "rycos::dist", peer = %link.location, to,
-                    "a message for a task that is not here (it ended); dropped"),
-            },
+            Envelope::Send { to, payload } => self.send_to(link, to, &payload),
             Envelope::Deliver { to, seq, wait_ms, payload } => match self.exported(to) {
                 Some(export) => export.accept(self, link, &payload, Some((seq, wait_ms))),
                 None => {
@@ -934,6 +1039,62 @@ impl NodeInner {
             // Taken by `on_frame`, which ends the link on it.
             Envelope::Goodbye { .. } => {}
         }
+    }
+
+    /// A message from `link`'s peer for our task `to`.
+    fn send_to(self: &Arc<Self>, link: &Arc<Link>, to: u64, payload: &[u8]) {
+        match self.exported(to) {
+            Some(export) => export.accept(self, link, payload, None),
+            None => tracing::debug!(target: "rycos::dist", peer = %link.location, to,
+                "a message for a task that is not here (it ended); dropped"),
+        }
+    }
+
+    /// True once `shutdown` has begun.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::Acquire)
+    }
+
+    /// The shared secret (what discovery tags announcements with).
+    pub(crate) fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+
+    /// What this node announces on the discovery port.
+    pub(crate) fn announcement(&self) -> Announcement {
+        Announcement {
+            incarnation: self.id.as_u64(),
+            name: self.identity.name.clone(),
+            port: self.location.addr().port(),
+            ip: self.advertised.then(|| self.location.addr().ip()),
+        }
+    }
+
+    /// An authentic announcement came from `from`: dial its node unless it is this one, is
+    /// linked already, or a dial to it is under way.
+    pub(crate) fn discovered(self: &Arc<Self>, announcement: Announcement, from: SocketAddr) {
+        let Some(id) = NodeId::from_u64(announcement.incarnation) else { return };
+        if id == self.id || self.links.lock().get(&id).is_some_and(|link| !link.is_down()) {
+            return;
+        }
+        if !self.discovering.lock().insert(id) {
+            return;
+        }
+        let addr = announcement.dial_addr(from).to_string();
+        let node = self.clone();
+        self.runtime.spawn(async move {
+            match node.dial(&addr, None).await {
+                Ok(link) => {
+                    tracing::info!(target: "rycos::dist", node = %node.location, peer = %link.location,
+                    "discovered a peer")
+                }
+                Err(e) => {
+                    tracing::warn!(target: "rycos::dist", node = %node.location, peer = %announcement.name,
+                    %addr, "could not link to a discovered peer: {e}")
+                }
+            }
+            node.discovering.lock().remove(&id);
+        });
     }
 
     /// The export of task `id`, if it is here (cloned out of the lock: queueing may run code).
@@ -1000,6 +1161,9 @@ impl NodeInner {
         for listener in self.listeners.lock().drain(..) {
             // Fails the pending accept: the accept loop ends.
             listener.as_async().close();
+        }
+        if let Some(socket) = self.discovery.lock().take() {
+            socket.close();
         }
         let links: Vec<_> = self.links.lock().values().cloned().collect();
         for link in &links {

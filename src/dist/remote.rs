@@ -37,6 +37,9 @@ pub(crate) struct Target {
     pub(crate) name: Option<Arc<str>>,
 }
 
+/// Bytes reserved for an encoded message before encoding it.
+const PAYLOAD_CAPACITY: usize = 128;
+
 /// A task of another node with a mailbox of `M`.
 pub(crate) struct RemoteRef<M> {
     target: Target,
@@ -66,7 +69,10 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> RemoteRef<M> {
         if self.target.link.is_down() {
             return Err(RemoteFailure::PeerDown);
         }
-        let payload = encoding_for(&node, || postcard::to_allocvec(message)).map_err(|e| {
+        let payload = encoding_for(&node, || {
+            // Most messages are small: one allocation, not a doubling from nothing.
+            postcard::to_extend(message, Vec::with_capacity(PAYLOAD_CAPACITY))
+        }).map_err(|e| {
             tracing::error!(target: "rycos::dist", error = %e, "a message did not serialise; it was not sent");
             RemoteFailure::Closed
         })?;

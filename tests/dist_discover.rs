@@ -1,0 +1,228 @@
+//! Discovery: nodes find each other by their UDP announcements. In one process, over loopback
+//! with the announcements sent to each other's discovery port (loopback carries no broadcast),
+//! with a forged announcement that must be ignored; and `examples/discover.rs` in two network
+//! namespaces joined by a veth pair, by real broadcast (as root; skipped, saying so, elsewhere).
+
+mod common;
+
+#[path = "../examples/discover.rs"]
+mod discover;
+
+use rycos::dist::{Node, PeerEvent};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn runtime() -> rycos::Runtime {
+    rycos::Runtime::builder().worker_threads(2).build().unwrap()
+}
+
+/// A UDP port nothing uses now.
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn discovering(name: &str, port: u16, announce_to: u16) -> Node {
+    Node::builder()
+        .name(name)
+        .listen("127.0.0.1:0".parse().unwrap())
+        .secret("found")
+        .discovery(true)
+        .discovery_port(port)
+        .announce_to(SocketAddr::from(([127, 0, 0, 1], announce_to)))
+        .discovery_interval(Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap()
+}
+
+/// What a stranger without the secret can send: the layout right, the tag a guess, pointing
+/// at a listener of ours that must never be dialled.
+fn forged_announcement(port: u16) -> Vec<u8> {
+    let mut datagram = b"RYCA".to_vec();
+    datagram.extend_from_slice(&1u16.to_le_bytes());
+    datagram.extend_from_slice(&0x5eed_u64.to_le_bytes());
+    datagram.extend_from_slice(&port.to_le_bytes());
+    datagram.push(0);
+    let name = b"mallory@127.0.0.1:1";
+    datagram.push(name.len() as u8);
+    datagram.extend_from_slice(name);
+    datagram.extend_from_slice(&[0xab; 32]);
+    datagram
+}
+
+#[test]
+fn nodes_that_hear_each_other_link_and_a_forged_announcement_is_ignored() {
+    let _guard = common::watchdog(Duration::from_secs(30));
+    let (port_a, port_b) = (free_udp_port(), free_udp_port());
+    let trap = TcpListener::bind("127.0.0.1:0").unwrap();
+    trap.set_nonblocking(true).unwrap();
+    runtime().block_on(async {
+        let a = discovering("a", port_a, port_b).await;
+        let mut events = a.peer_events();
+        // The forgery reaches a's socket before b exists: a reads its socket in order, so
+        // by the time it links to b, it has read (and refused) the forgery.
+        let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
+        stranger
+            .send_to(&forged_announcement(trap.local_addr().unwrap().port()), ("127.0.0.1", port_a))
+            .unwrap();
+        let b = discovering("b", port_b, port_a).await;
+        match events.next().await {
+            Some(PeerEvent::Up(location)) => assert_eq!(&location, b.location()),
+            other => panic!("expected b to come up, got {other:?}"),
+        }
+        assert_eq!(a.peers(), vec![b.location().clone()], "one link, to b");
+        assert!(
+            matches!(trap.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "the forged announcement made a dial its address"
+        );
+        // Announcements go on: the linked peer is not dialled again.
+        a.shutdown().await;
+        b.shutdown().await;
+    });
+}
+
+#[test]
+fn explicit_discovery_on_a_port_in_use_is_an_error_naming_it() {
+    let _guard = common::watchdog(Duration::from_secs(30));
+    // A socket without SO_REUSEPORT holds the port: nobody can share it.
+    let holder = UdpSocket::bind("0.0.0.0:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    runtime().block_on(async {
+        let refused = Node::builder()
+            .listen("127.0.0.1:0".parse().unwrap())
+            .discovery(true)
+            .discovery_port(port)
+            .start()
+            .await;
+        match refused {
+            Err(e) => assert!(e.to_string().contains(&format!("discovery port {port}")), "{e}"),
+            Ok(_) => panic!("started with its discovery port taken"),
+        }
+    });
+}
+
+const NAME_VAR: &str = "RYCOS_DISCOVER_NAME";
+
+/// One node of `examples/discover.rs`, run only in a child process inside a namespace.
+#[test]
+#[ignore = "a node in a network namespace: started by the test below"]
+fn child_discover() {
+    let name = std::env::var(NAME_VAR).expect("started by the namespace test");
+    // The parent holds our stdin: if it ends, so do we.
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(3);
+    });
+    let found = runtime()
+        .block_on(discover::run(
+            &name,
+            "0.0.0.0:0".parse().unwrap(),
+            "in a namespace",
+            PORT,
+            1,
+            Duration::from_secs(30),
+        ))
+        .unwrap();
+    assert_eq!(found.len(), 1);
+}
+
+const PORT: u16 = 19705;
+
+/// Two namespaces joined by a veth pair, deleted on drop.
+struct Namespaces {
+    names: [String; 2],
+}
+
+impl Namespaces {
+    /// `None` (having said why) where namespaces cannot be made.
+    fn create() -> Option<Namespaces> {
+        let id = std::process::id();
+        let names = [format!("rycos-d{id}a"), format!("rycos-d{id}b")];
+        let (va, vb) = (format!("rdv{id}a"), format!("rdv{id}b"));
+        let namespaces = Namespaces { names: names.clone() };
+        let [na, nb] = &names;
+        let steps: Vec<Vec<&str>> = vec![
+            vec!["netns", "add", na],
+            vec!["netns", "add", nb],
+            vec!["link", "add", &va, "type", "veth", "peer", "name", &vb],
+            vec!["link", "set", &va, "netns", na],
+            vec!["link", "set", &vb, "netns", nb],
+            vec!["-n", na, "addr", "add", "10.231.0.1/24", "brd", "+", "dev", &va],
+            vec!["-n", nb, "addr", "add", "10.231.0.2/24", "brd", "+", "dev", &vb],
+            vec!["-n", na, "link", "set", &va, "up"],
+            vec!["-n", nb, "link", "set", &vb, "up"],
+            vec!["-n", na, "link", "set", "lo", "up"],
+            vec!["-n", nb, "link", "set", "lo", "up"],
+        ];
+        for step in steps {
+            match Command::new("ip").args(&step).stderr(Stdio::piped()).output() {
+                Ok(out) if out.status.success() => {}
+                Ok(out) => {
+                    eprintln!(
+                        "skipped: `ip {}` failed ({}): network namespaces need root and CAP_NET_ADMIN",
+                        step.join(" "),
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    );
+                    return None;
+                }
+                Err(e) => {
+                    eprintln!("skipped: cannot run `ip` ({e}): install iproute2");
+                    return None;
+                }
+            }
+        }
+        Some(namespaces)
+    }
+
+    /// Runs `child_discover` as node `name` inside namespace `index`.
+    fn run_node(&self, index: usize, name: &str) -> std::process::Child {
+        Command::new("ip")
+            .args(["netns", "exec", &self.names[index]])
+            .arg(std::env::current_exe().unwrap())
+            .args(["--ignored", "--exact", "child_discover", "--nocapture", "--test-threads=1"])
+            .env(NAME_VAR, name)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for name in &self.names {
+            // Deleting a namespace deletes the veth end in it, and so the pair.
+            let _ = Command::new("ip").args(["netns", "del", name]).status();
+        }
+    }
+}
+
+fn said(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+#[test]
+fn two_nodes_in_two_network_namespaces_find_each_other_by_broadcast() {
+    let _guard = common::watchdog(Duration::from_secs(90));
+    let Some(namespaces) = Namespaces::create() else { return };
+    let (mut alpha, mut beta) = (namespaces.run_node(0, "alpha"), namespaces.run_node(1, "beta"));
+    // Held while they run (`wait_with_output` would close them first, and a child ends when its
+    // stdin does).
+    let _stdins = (alpha.stdin.take(), beta.stdin.take());
+    let (alpha, beta) = (alpha.wait_with_output().unwrap(), beta.wait_with_output().unwrap());
+    let (alpha_said, beta_said) = (said(&alpha), said(&beta));
+    assert!(alpha.status.success(), "alpha failed:\n{alpha_said}");
+    assert!(beta.status.success(), "beta failed:\n{beta_said}");
+    // Listening on 0.0.0.0 in a namespace with no route out, each advertises its veth address.
+    assert!(
+        alpha_said.contains("found beta@10.231.0.2:") && alpha_said.contains("this is beta"),
+        "{alpha_said}"
+    );
+    assert!(
+        beta_said.contains("found alpha@10.231.0.1:") && beta_said.contains("this is alpha"),
+        "{beta_said}"
+    );
+    assert!(alpha_said.contains("greeted by beta") && beta_said.contains("greeted by alpha"));
+}
