@@ -22,6 +22,7 @@ use super::envelope::{Delivered, Envelope};
 use super::frame::{self, kind};
 use super::location::Location;
 use super::stream::{Arrival, Incoming, Outgoing, StreamError};
+use super::wire::{Wire, WireReader, WireWriter};
 use crate::net::TcpStream;
 use crate::sync::Event;
 use crate::task::extras::{Ended, ExitHook, HookToken};
@@ -110,6 +111,7 @@ struct Conn {
     generation: u64,
     /// The incarnation that dialled it (decides which of two connections stays).
     dialer: NodeId,
+    /// Its TCP socket (under TLS, if any), to close it.
     stream: TcpStream,
     /// Where this connection's part of our stream starts.
     resume: Resume,
@@ -392,13 +394,14 @@ impl Link {
     /// stream resumes on the winner from what the peer has processed.
     pub(crate) fn attach(
         self: &Arc<Self>,
-        stream: TcpStream,
+        wire: Wire,
         dialer: NodeId,
         dialled_here: bool,
         config: LinkConfig,
         handlers: Handlers,
         runtime: &crate::Handle,
     ) -> (bool, bool) {
+        let stream = wire.socket();
         let (generation, first) = {
             let mut out = self.out.lock();
             if out.down.is_some() {
@@ -412,7 +415,7 @@ impl Link {
                 if dialled_here {
                     stream.close();
                 } else {
-                    self.drain(stream, config.max_frame, runtime);
+                    self.drain(wire, config.max_frame, runtime);
                 }
                 return (false, false);
             }
@@ -431,10 +434,13 @@ impl Link {
             (out.generation, first)
         };
         self.heard.store(self.now_ms(), Ordering::Release);
+        let (mut read_half, mut write_half) = wire.split();
         let writer = self.clone();
         let writer_stream = stream.clone();
         runtime.spawn(async move {
-            if let Err(why) = writer.write_loop(&writer_stream, generation, dialled_here).await {
+            if let Err(why) =
+                writer.write_loop(&mut write_half, &writer_stream, generation, dialled_here).await
+            {
                 tracing::debug!(target: "rycos::dist", peer = %writer.location, "{why}");
                 writer.out.lock().write_failed = Some((generation, why));
                 // The reader sees the closed socket and decides.
@@ -445,7 +451,7 @@ impl Link {
         let reader_handlers = handlers.clone();
         runtime.spawn(async move {
             let on_frame = &*reader_handlers.on_frame;
-            match reader.read_loop(&stream, config.max_frame, Some((generation, on_frame))).await {
+            match reader.read_loop(&mut read_half, config.max_frame, Some((generation, on_frame))).await {
                 ReadEnd::Broken(why) => {
                     let write_failed = reader.out.lock().write_failed.take();
                     let why = match write_failed {
@@ -475,16 +481,21 @@ impl Link {
 
     /// Reads a connection that lost the choice between two to its end, and discards it: it
     /// never carried our stream's resume point, so the peer wrote none of its stream on it.
-    fn drain(self: &Arc<Self>, stream: TcpStream, max_frame: usize, runtime: &crate::Handle) {
+    fn drain(self: &Arc<Self>, wire: Wire, max_frame: usize, runtime: &crate::Handle) {
         let reader = self.clone();
+        let stream = wire.socket();
+        let (mut read_half, _) = wire.split();
         runtime.spawn(async move {
-            let _ = reader.read_loop(&stream, max_frame, None).await;
+            let _ = reader.read_loop(&mut read_half, max_frame, None).await;
             stream.close();
         });
     }
 
+    /// Writes what the link queues to `writer` while connection `generation` is current;
+    /// `stream` is its socket, closed when this side must close it.
     async fn write_loop(
         &self,
+        writer: &mut WireWriter,
         stream: &TcpStream,
         generation: u64,
         dialled_here: bool,
@@ -512,7 +523,7 @@ impl Link {
                 if out.down.is_some() && resumed { out.conn.take() } else { None }
             };
             if let Some(conn) = closing {
-                let _ = crate::time::timeout(FAREWELL, stream.write_all(&batch)).await;
+                let _ = crate::time::timeout(FAREWELL, writer.write_all(&batch)).await;
                 conn.stream.close();
                 self.closed.set();
                 return Ok(());
@@ -520,7 +531,7 @@ impl Link {
             if batch.is_empty() {
                 continue;
             }
-            if let Err(e) = stream.write_all(&batch).await {
+            if let Err(e) = writer.write_all(&batch).await {
                 return Err(format!("write to the peer failed: {e}").into());
             }
             batch.clear();
@@ -560,7 +571,7 @@ impl Link {
     /// number and the envelope handler, or `None` for a connection that is only drained.
     async fn read_loop(
         self: &Arc<Self>,
-        stream: &TcpStream,
+        stream: &mut WireReader,
         max_frame: usize,
         attached: Option<(u64, &FrameFn)>,
     ) -> ReadEnd {

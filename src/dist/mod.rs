@@ -23,6 +23,7 @@ mod node;
 mod remote;
 mod stream;
 mod type_name;
+mod wire;
 
 pub use chunk::DEFAULT_MAX_MESSAGE;
 pub use discovery::{DEFAULT_DISCOVERY_INTERVAL, DEFAULT_DISCOVERY_PORT};

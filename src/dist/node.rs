@@ -10,10 +10,12 @@ use super::link::{DownHandler, DownReason, FrameHandler, Handlers, Link, LinkCon
 use super::location::{DEFAULT_PORT, Location, LocationError};
 use super::names::Answer;
 use super::remote::{self, Export};
+use super::wire::Wire;
 use crate::net::{TcpListener, TcpStream, UdpSocket};
 use crate::runtime::Handle;
 use crate::task::extras::HookToken;
 use crate::task::{AnyTaskRef, NodeId, TaskId, TaskRef};
+use crate::tls::{TlsAcceptor, TlsConnector};
 use futures_channel::mpsc;
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -23,6 +25,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -124,6 +127,8 @@ pub(crate) struct NodeInner {
     /// Whether peers are told our address (`NodeBuilder::advertise`), or take the announcement's
     /// source address.
     advertised: bool,
+    /// TLS under every link, if configured.
+    tls: Option<NodeTls>,
     shut_down: AtomicBool,
 }
 
@@ -144,6 +149,9 @@ pub struct NodeBuilder {
     handshake_timeout: Duration,
     connect_timeout: Duration,
     runtime: Option<Handle>,
+    /// Certificate chain, private key and the CA that signs peers' certificates.
+    tls: Option<(PathBuf, PathBuf, PathBuf)>,
+    tls_server_name: Option<String>,
     /// `None`: on unless static peers are given or every listen address is loopback.
     discovery: Option<bool>,
     discovery_port: u16,
@@ -163,6 +171,8 @@ pub enum NodeError {
     NoRuntime,
     /// The discovery port could not be bound.
     Discovery(u16, io::Error),
+    /// The TLS certificates or key could not be read or do not fit together.
+    Tls(io::Error),
 }
 
 impl fmt::Display for NodeError {
@@ -174,6 +184,7 @@ impl fmt::Display for NodeError {
                 f.write_str("a node starts inside a runtime (or give one with `runtime`)")
             }
             NodeError::Discovery(port, e) => write!(f, "could not bind the discovery port {port} (UDP): {e}"),
+            NodeError::Tls(e) => write!(f, "bad TLS settings: {e}"),
         }
     }
 }
@@ -188,6 +199,9 @@ pub enum PeerError {
     Connect(String, io::Error),
     /// The handshake failed (wrong secret, another protocol, not a rycos node, ...).
     Handshake(HandshakeError),
+    /// The TLS handshake under the link failed (a certificate no CA of ours signed, a peer
+    /// that does not speak TLS, a name the certificate does not carry, ...).
+    Tls(io::Error),
     /// The peer's hello does not carry a valid location or incarnation.
     BadPeer(String),
     /// The address is this node's own.
@@ -203,6 +217,7 @@ impl fmt::Display for PeerError {
         match self {
             PeerError::Connect(addr, e) => write!(f, "could not connect to {addr}: {e}"),
             PeerError::Handshake(e) => write!(f, "handshake failed: {e}"),
+            PeerError::Tls(e) => write!(f, "TLS handshake failed: {e}"),
             PeerError::BadPeer(why) => write!(f, "the peer's hello is unusable: {why}"),
             PeerError::Itself => f.write_str("that address is this node's own"),
             PeerError::ShutDown => f.write_str("this node has shut down"),
@@ -287,6 +302,8 @@ impl Default for NodeBuilder {
             handshake_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             runtime: None,
+            tls: None,
+            tls_server_name: None,
             discovery: None,
             discovery_port: discovery::DEFAULT_DISCOVERY_PORT,
             discovery_targets: Vec::new(),
@@ -380,6 +397,34 @@ impl NodeBuilder {
         self
     }
 
+    /// Links over TLS (rustls), both ways authenticated: the node presents `cert_chain` (PEM,
+    /// its certificate first) with `private_key`, and accepts only peers whose chain `peer_ca`
+    /// signed — as a server (client certificates are required) and as a client. Every node of
+    /// a cluster needs TLS, or none: a TLS node refuses plain TCP and the other way round, each
+    /// with a clear error. The shared secret's handshake still runs inside TLS. Files are read
+    /// at [`start`](NodeBuilder::start) (`NodeError::Tls`).
+    pub fn tls(
+        mut self,
+        cert_chain: impl AsRef<Path>,
+        private_key: impl AsRef<Path>,
+        peer_ca: impl AsRef<Path>,
+    ) -> Self {
+        self.tls = Some((
+            cert_chain.as_ref().to_owned(),
+            private_key.as_ref().to_owned(),
+            peer_ca.as_ref().to_owned(),
+        ));
+        self
+    }
+
+    /// The name (DNS name or IP address) a peer's certificate must carry when this node dials
+    /// it (default: the host part of the address dialled). One name for a cluster whose nodes
+    /// share a certificate; unset when each node's certificate names its own host.
+    pub fn tls_server_name(mut self, name: impl Into<String>) -> Self {
+        self.tls_server_name = Some(name.into());
+        self
+    }
+
     /// Whether the node finds peers on the local network and is found by them (pycos
     /// `discover_peers`): it announces itself by UDP broadcast on the discovery port, and links
     /// to every node whose announcement carries a tag made with the same secret. Default: on,
@@ -467,6 +512,20 @@ impl NodeBuilder {
         } else {
             None
         };
+        let tls = match &self.tls {
+            None => None,
+            Some((chain, key, ca)) => {
+                let acceptor =
+                    TlsAcceptor::builder(chain, key).client_auth(ca).build().map_err(NodeError::Tls)?;
+                let connector = TlsConnector::builder()
+                    .root_certificates(ca)
+                    .map_err(NodeError::Tls)?
+                    .client_certificate(chain, key)
+                    .build()
+                    .map_err(NodeError::Tls)?;
+                Some(NodeTls { acceptor, connector, server_name: self.tls_server_name.clone() })
+            }
+        };
         let id = first_node_id();
         let inner = Arc::new(NodeInner {
             id,
@@ -495,6 +554,7 @@ impl NodeBuilder {
             discovery: Mutex::new(discovery_socket.clone()),
             discovering: Mutex::new(HashSet::new()),
             advertised: self.advertise.is_some(),
+            tls,
             shut_down: AtomicBool::new(false),
         });
         for listener in listeners {
@@ -660,6 +720,20 @@ fn first_node_id() -> NodeId {
     if FIRST.swap(false, Ordering::AcqRel) { NodeId::local() } else { NodeId::fresh() }
 }
 
+/// What TLS under the links needs.
+struct NodeTls {
+    acceptor: TlsAcceptor,
+    connector: TlsConnector,
+    /// The name peers' certificates must carry; `None`: the host dialled.
+    server_name: Option<String>,
+}
+
+/// The host part of `host:port` (`[v6]:port` too).
+fn host_of(addr: &str) -> &str {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host)
+}
+
 /// `host-pid`.
 fn default_name() -> String {
     let host = rustix::system::uname().nodename().to_string_lossy().into_owned();
@@ -727,7 +801,7 @@ async fn accept_loop(node: Weak<NodeInner>, listener: Arc<TcpListener>) {
             Ok((stream, from)) => {
                 let node = inner.clone();
                 inner.runtime.spawn(async move {
-                    if let Err(e) = node.handshake_and_install(stream, Role::Listener, None).await {
+                    if let Err(e) = node.handshake_and_install(stream, None, None).await {
                         tracing::warn!(target: "rycos::dist", node = %node.location, %from, "refused a peer: {e}");
                     }
                 });
@@ -792,41 +866,72 @@ impl NodeInner {
             .await
             .map_err(|e| PeerError::Connect(addr.to_owned(), e))?;
         let _ = stream.set_nodelay(true);
-        let link = self.handshake_and_install(stream, Role::Dialer, expected).await?;
+        let link = self.handshake_and_install(stream, Some(addr), expected).await?;
         link.dialled_at(addr);
         Ok(link)
     }
 
+    /// Runs TLS (if configured) and the node handshake on a new connection, dialled to `dialled`
+    /// or accepted (`None`), and installs it.
     async fn handshake_and_install(
         self: &Arc<Self>,
-        mut stream: TcpStream,
-        role: Role,
+        stream: TcpStream,
+        dialled: Option<&str>,
         expected: Option<&Arc<Link>>,
     ) -> Result<Arc<Link>, PeerError> {
+        let role = if dialled.is_some() { Role::Dialer } else { Role::Listener };
+        let mut wire = self.secure(stream, dialled).await?;
         let peer =
-            handshake::handshake(&mut stream, role, &self.identity, &self.secret, self.handshake_timeout)
-                .await;
-        let peer = match peer {
-            Ok(peer) => peer,
+            handshake::handshake(&mut wire, role, &self.identity, &self.secret, self.handshake_timeout).await;
+        match peer {
+            Ok(peer) => self.install(wire, role, peer, expected),
             Err(e) => {
-                stream.close();
-                return Err(e.into());
+                wire.socket().close();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The connection as the link will carry it: under TLS if the node has TLS (the TLS
+    /// handshake within the handshake timeout), as it is otherwise.
+    async fn secure(&self, stream: TcpStream, dialled: Option<&str>) -> Result<Wire, PeerError> {
+        let Some(tls) = &self.tls else { return Ok(Wire::Plain(stream)) };
+        let socket = stream.clone();
+        let handshake = async {
+            match dialled {
+                Some(addr) => {
+                    let name = tls.server_name.clone().unwrap_or_else(|| host_of(addr).to_owned());
+                    tls.connector.connect(&name, stream).await
+                }
+                None => tls.acceptor.accept(stream).await,
             }
         };
-        let _ = stream.set_nodelay(true);
-        self.install(stream, role, peer, expected)
+        match crate::time::timeout(self.handshake_timeout, handshake).await {
+            Ok(Ok(tls)) => Ok(Wire::Tls(Box::new(tls))),
+            Ok(Err(e)) => {
+                socket.close();
+                Err(PeerError::Tls(e))
+            }
+            Err(_) => {
+                socket.close();
+                Err(PeerError::Tls(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("not finished after {:?}", self.handshake_timeout),
+                )))
+            }
+        }
     }
 
     /// Puts an authenticated connection under the link of its peer.
     fn install(
         self: &Arc<Self>,
-        stream: TcpStream,
+        wire: Wire,
         role: Role,
         peer: Peer,
         expected: Option<&Arc<Link>>,
     ) -> Result<Arc<Link>, PeerError> {
         let refuse = |e: PeerError| {
-            stream.close();
+            wire.socket().close();
             Err(e)
         };
         let location: Location = match peer.name.parse() {
@@ -851,7 +956,7 @@ impl NodeInner {
         let link = self.link_for(id, location);
         let dialer = if role == Role::Dialer { self.id } else { id };
         let (attached, first) = link.attach(
-            stream,
+            wire,
             dialer,
             role == Role::Dialer,
             self.link_config,
