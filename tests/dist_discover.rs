@@ -8,9 +8,10 @@ mod common;
 #[path = "../examples/discover.rs"]
 mod discover;
 
+use common::netns::{Netns, Veth};
 use rycos::dist::{Node, PeerEvent};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 fn runtime() -> rycos::Runtime {
@@ -129,74 +130,16 @@ fn child_discover() {
 
 const PORT: u16 = 19705;
 
-/// Two namespaces joined by a veth pair, deleted on drop.
-struct Namespaces {
-    names: [String; 2],
-}
-
-impl Namespaces {
-    /// `None` (having said why) where namespaces cannot be made.
-    fn create() -> Option<Namespaces> {
-        let id = std::process::id();
-        let names = [format!("rycos-d{id}a"), format!("rycos-d{id}b")];
-        let (va, vb) = (format!("rdv{id}a"), format!("rdv{id}b"));
-        let namespaces = Namespaces { names: names.clone() };
-        let [na, nb] = &names;
-        let steps: Vec<Vec<&str>> = vec![
-            vec!["netns", "add", na],
-            vec!["netns", "add", nb],
-            vec!["link", "add", &va, "type", "veth", "peer", "name", &vb],
-            vec!["link", "set", &va, "netns", na],
-            vec!["link", "set", &vb, "netns", nb],
-            vec!["-n", na, "addr", "add", "10.231.0.1/24", "brd", "+", "dev", &va],
-            vec!["-n", nb, "addr", "add", "10.231.0.2/24", "brd", "+", "dev", &vb],
-            vec!["-n", na, "link", "set", &va, "up"],
-            vec!["-n", nb, "link", "set", &vb, "up"],
-            vec!["-n", na, "link", "set", "lo", "up"],
-            vec!["-n", nb, "link", "set", "lo", "up"],
-        ];
-        for step in steps {
-            match Command::new("ip").args(&step).stderr(Stdio::piped()).output() {
-                Ok(out) if out.status.success() => {}
-                Ok(out) => {
-                    eprintln!(
-                        "skipped: `ip {}` failed ({}): network namespaces need root and CAP_NET_ADMIN",
-                        step.join(" "),
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    );
-                    return None;
-                }
-                Err(e) => {
-                    eprintln!("skipped: cannot run `ip` ({e}): install iproute2");
-                    return None;
-                }
-            }
-        }
-        Some(namespaces)
-    }
-
-    /// Runs `child_discover` as node `name` inside namespace `index`.
-    fn run_node(&self, index: usize, name: &str) -> std::process::Child {
-        Command::new("ip")
-            .args(["netns", "exec", &self.names[index]])
-            .arg(std::env::current_exe().unwrap())
-            .args(["--ignored", "--exact", "child_discover", "--nocapture", "--test-threads=1"])
-            .env(NAME_VAR, name)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-}
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for name in &self.names {
-            // Deleting a namespace deletes the veth end in it, and so the pair.
-            let _ = Command::new("ip").args(["netns", "del", name]).status();
-        }
-    }
+/// Runs `child_discover` as node `name` inside `ns`.
+fn run_node(ns: &Netns, name: &str) -> std::process::Child {
+    ns.command(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "child_discover", "--nocapture", "--test-threads=1"])
+        .env(NAME_VAR, name)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 fn said(output: &Output) -> String {
@@ -206,8 +149,24 @@ fn said(output: &Output) -> String {
 #[test]
 fn two_nodes_in_two_network_namespaces_find_each_other_by_broadcast() {
     let _guard = common::watchdog(Duration::from_secs(90));
-    let Some(namespaces) = Namespaces::create() else { return };
-    let (mut alpha, mut beta) = (namespaces.run_node(0, "alpha"), namespaces.run_node(1, "beta"));
+    let id = std::process::id();
+    let (Some(na), Some(nb)) = (Netns::new(&format!("rycos-d{id}a")), Netns::new(&format!("rycos-d{id}b")))
+    else {
+        return;
+    };
+    let veth = Veth::new(
+        &format!("rdv{id}a"),
+        Some(&na),
+        "10.231.0.1/24",
+        &format!("rdv{id}b"),
+        &nb,
+        "10.231.0.2/24",
+    );
+    if let Err(why) = veth {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let (mut alpha, mut beta) = (run_node(&na, "alpha"), run_node(&nb, "beta"));
     // Held while they run (`wait_with_output` would close them first, and a child ends when its
     // stdin does).
     let _stdins = (alpha.stdin.take(), beta.stdin.take());

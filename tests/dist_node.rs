@@ -530,6 +530,8 @@ fn a_silent_peer_is_down_after_its_missed_heartbeats() {
         let me = rycos::dist::Identity { name: "mute@127.0.0.1:1".into(), incarnation: 77 };
         let mut s = stream;
         rycos::dist::handshake(&mut s, rycos::dist::Role::Dialer, &me, b"", LONG).await.unwrap();
+        // The last step of linking: its link's epoch (`docs/protocol.md`, "Link epochs").
+        s.write_all(&1u64.to_le_bytes()).await.unwrap();
         assert!(matches!(events.next().await, Some(PeerEvent::Up(_))));
         match events.next().await {
             Some(PeerEvent::Down { why, .. }) => assert!(why.contains("heartbeats missed"), "{why}"),

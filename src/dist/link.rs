@@ -47,6 +47,12 @@ pub(crate) struct Link {
     pub(crate) location: Location,
     /// The peer's incarnation.
     pub(crate) id: NodeId,
+    /// Which of this node's links to the peer incarnation this is: told to the peer on every
+    /// connection, so that a link one side took down is never resumed by the other
+    /// (`docs/protocol.md`, "Link epochs").
+    pub(crate) epoch: u64,
+    /// The peer's epoch for its side of this link, from the first connection (0 before).
+    peer_epoch: AtomicU64,
     /// Frames waiting for the writer, and the state that decides whether more may be queued.
     out: Mutex<Outbound>,
     /// Set when `out` has something for the writer.
@@ -72,9 +78,9 @@ pub(crate) struct Link {
     /// Set once the link is down and its connection closed: the farewell written, or given up
     /// on after `FAREWELL` (what `Node::shutdown` waits for).
     closed: Event,
-    /// When a frame last arrived (milliseconds since `epoch`).
+    /// When a frame last arrived (milliseconds since `started`).
     heard: AtomicU64,
-    epoch: Instant,
+    started: Instant,
 }
 
 struct Outbound {
@@ -161,12 +167,21 @@ struct Waiting {
 }
 
 impl Link {
-    /// A link to incarnation `id` at `location`; `limit` bounds the unacknowledged bytes,
-    /// `max_message` the size of one envelope either way.
-    pub(crate) fn new(location: Location, id: NodeId, limit: usize, max_message: usize) -> Arc<Link> {
+    /// A link to incarnation `id` at `location`, this node's link number `epoch` to it;
+    /// `limit` bounds the unacknowledged bytes, `max_message` the size of one envelope either
+    /// way.
+    pub(crate) fn new(
+        location: Location,
+        id: NodeId,
+        epoch: u64,
+        limit: usize,
+        max_message: usize,
+    ) -> Arc<Link> {
         Arc::new(Link {
             location,
             id,
+            epoch,
+            peer_epoch: AtomicU64::new(0),
             out: Mutex::new(Outbound {
                 control: Vec::new(),
                 stream: Outgoing::default(),
@@ -189,13 +204,23 @@ impl Link {
             waiting: Mutex::new(Waiting::default()),
             down: AtomicBool::new(false),
             heard: AtomicU64::new(0),
-            epoch: Instant::now(),
+            started: Instant::now(),
         })
     }
 
     /// True once the link has gone down.
     pub(crate) fn is_down(&self) -> bool {
         self.down.load(Ordering::Acquire)
+    }
+
+    /// True if a connection whose peer says `theirs` for its side of the link belongs to this
+    /// link: the first connection's epoch is taken, later ones must repeat it (another means
+    /// the peer took this link down and started a new one).
+    pub(crate) fn peer_epoch_is(&self, theirs: u64) -> bool {
+        match self.peer_epoch.compare_exchange(0, theirs, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => true,
+            Err(current) => current == theirs,
+        }
     }
 
     /// True once a connection has carried the link (it may be between connections now).
@@ -857,7 +882,7 @@ impl Link {
     }
 
     fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+        self.started.elapsed().as_millis() as u64
     }
 }
 

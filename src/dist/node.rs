@@ -720,6 +720,20 @@ fn first_node_id() -> NodeId {
     if FIRST.swap(false, Ordering::AcqRel) { NodeId::local() } else { NodeId::fresh() }
 }
 
+/// The last step of linking, after the handshake (`docs/protocol.md`, "Link epochs"): each
+/// side sends the epoch of its link to the other, both at once; the peer's.
+async fn exchange_epochs(wire: &mut Wire, ours: u64, limit: Duration) -> Result<u64, HandshakeError> {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        wire.write_all(&ours.to_le_bytes()).await?;
+        wire.flush().await?;
+        let mut theirs = [0u8; 8];
+        wire.read_exact(&mut theirs).await?;
+        Ok(u64::from_le_bytes(theirs))
+    };
+    crate::time::timeout(limit, exchange).await.unwrap_or(Err(HandshakeError::TimedOut(limit)))
+}
+
 /// What TLS under the links needs.
 struct NodeTls {
     acceptor: TlsAcceptor,
@@ -881,15 +895,47 @@ impl NodeInner {
     ) -> Result<Arc<Link>, PeerError> {
         let role = if dialled.is_some() { Role::Dialer } else { Role::Listener };
         let mut wire = self.secure(stream, dialled).await?;
+        let refuse = |wire: Wire, e: PeerError| {
+            wire.socket().close();
+            Err(e)
+        };
         let peer =
-            handshake::handshake(&mut wire, role, &self.identity, &self.secret, self.handshake_timeout).await;
-        match peer {
-            Ok(peer) => self.install(wire, role, peer, expected),
-            Err(e) => {
-                wire.socket().close();
-                Err(e.into())
-            }
+            match handshake::handshake(&mut wire, role, &self.identity, &self.secret, self.handshake_timeout)
+                .await
+            {
+                Ok(peer) => peer,
+                Err(e) => return refuse(wire, e.into()),
+            };
+        let (id, location) = match self.identify(&peer) {
+            Ok(identified) => identified,
+            Err(e) => return refuse(wire, e),
+        };
+        if let Some(expected) = expected
+            && expected.id != id
+            && expected.go_down(format!("{} restarted: it is a new incarnation", expected.location).into())
+        {
+            self.link_down(expected);
         }
+        // Made now if there is none, so that connections racing to one peer share one epoch.
+        let link = self.link_for(id, location);
+        match exchange_epochs(&mut wire, link.epoch, self.handshake_timeout).await {
+            Ok(theirs) => self.install(wire, role, link, theirs),
+            Err(e) => refuse(wire, e.into()),
+        }
+    }
+
+    /// The peer's incarnation and location, from its hello.
+    fn identify(&self, peer: &Peer) -> Result<(NodeId, Location), PeerError> {
+        let location: Location = peer
+            .name
+            .parse()
+            .map_err(|e| PeerError::BadPeer(format!("{:?} is not a location: {e}", peer.name)))?;
+        let id =
+            NodeId::from_u64(peer.incarnation).ok_or_else(|| PeerError::BadPeer("incarnation 0".into()))?;
+        if id == self.id {
+            return Err(PeerError::Itself);
+        }
+        Ok((id, location))
     }
 
     /// The connection as the link will carry it: under TLS if the node has TLS (the TLS
@@ -923,37 +969,31 @@ impl NodeInner {
     }
 
     /// Puts an authenticated connection under the link of its peer.
+    /// `theirs` is the peer's epoch for its side; one other than the link's took it down.
     fn install(
         self: &Arc<Self>,
         wire: Wire,
         role: Role,
-        peer: Peer,
-        expected: Option<&Arc<Link>>,
+        link: Arc<Link>,
+        theirs: u64,
     ) -> Result<Arc<Link>, PeerError> {
-        let refuse = |e: PeerError| {
-            wire.socket().close();
-            Err(e)
-        };
-        let location: Location = match peer.name.parse() {
-            Ok(location) => location,
-            Err(e) => return refuse(PeerError::BadPeer(format!("{:?} is not a location: {e}", peer.name))),
-        };
-        let Some(id) = NodeId::from_u64(peer.incarnation) else {
-            return refuse(PeerError::BadPeer("incarnation 0".into()));
-        };
-        if id == self.id {
-            return refuse(PeerError::Itself);
-        }
         if self.shut_down.load(Ordering::Acquire) {
-            return refuse(PeerError::ShutDown);
+            wire.socket().close();
+            return Err(PeerError::ShutDown);
         }
-        if let Some(expected) = expected
-            && expected.id != id
-            && expected.go_down(format!("{} restarted: it is a new incarnation", expected.location).into())
-        {
-            self.link_down(expected);
-        }
-        let link = self.link_for(id, location);
+        let id = link.id;
+        let link = if link.peer_epoch_is(theirs) {
+            link
+        } else {
+            // The peer decided this link was down (we were silent, say) and started a new one:
+            // its stream starts again, so ours must too. What waited on the old link fails.
+            if link.go_down("the peer took the link down and started a new one".into()) {
+                self.link_down(&link);
+            }
+            let fresh = self.new_link(id, link.location.clone(), link.epoch);
+            fresh.peer_epoch_is(theirs);
+            fresh
+        };
         let dialer = if role == Role::Dialer { self.id } else { id };
         let (attached, first) = link.attach(
             wire,
@@ -978,17 +1018,26 @@ impl NodeInner {
         self.links.lock().values().cloned().collect()
     }
 
-    /// The live link for the incarnation `id`, made (without a connection yet) if there is none.
+    /// The live link for the incarnation `id`, made (without a connection yet, with a fresh
+    /// epoch) if there is none.
     fn link_for(&self, id: NodeId, location: Location) -> Arc<Link> {
         let mut links = self.links.lock();
         match links.get(&id) {
             Some(link) if !link.is_down() => link.clone(),
             _ => {
-                let link = Link::new(location, id, self.outbound_limit, self.max_message);
+                let link =
+                    Link::new(location, id, NodeId::fresh().as_u64(), self.outbound_limit, self.max_message);
                 links.insert(id, link.clone());
                 link
             }
         }
+    }
+
+    /// A new link to `id` with `epoch` (the number the peer was told), in place of any other.
+    fn new_link(&self, id: NodeId, location: Location, epoch: u64) -> Arc<Link> {
+        let link = Link::new(location, id, epoch, self.outbound_limit, self.max_message);
+        self.links.lock().insert(id, link.clone());
+        link
     }
 
     /// The link to the node `id` at `location`, for a reference to one of its tasks: the one
@@ -1024,7 +1073,7 @@ impl NodeInner {
 
     /// A link that is down from the start: what references to tasks that have ended here use.
     pub(crate) fn ended_link(&self) -> Arc<Link> {
-        let link = Link::new(self.location.clone(), self.id, 0, 0);
+        let link = Link::new(self.location.clone(), self.id, 0, 0, 0);
         link.go_down("the task has ended".into());
         link
     }
