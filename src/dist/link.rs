@@ -786,6 +786,13 @@ impl Link {
                 return;
             }
             out.conn = None;
+            if out.down.is_some() {
+                // Closed on purpose meanwhile, its goodbye queued for this connection: there is
+                // nothing left to write it on, and nobody else to say the link is closed.
+                drop(out);
+                self.closed.set();
+                return;
+            }
         }
         tracing::debug!(target: "rycos::dist", peer = %self.location, "connection lost ({why}); redialling for {grace:?}");
         let deadline = Instant::now() + grace;
