@@ -60,14 +60,22 @@ pub async fn run(
     println!("{} is looking for {peers} peer(s) on UDP port {port}", node.location());
 
     let mut events = node.peer_events();
+    // Peers may have found this node before it listened for events: those first.
+    let mut linked_before: Vec<Location> = node.peers();
     let found = rycos::time::timeout(limit, async {
-        let mut found = Vec::new();
+        let mut found: Vec<(Location, String)> = Vec::new();
         while found.len() < peers {
-            let location = match events.next().await {
-                Some(PeerEvent::Up(location)) => location,
-                Some(_) => continue,
-                None => return Err("the node stopped".into()),
+            let location = match linked_before.pop() {
+                Some(location) => location,
+                None => match events.next().await {
+                    Some(PeerEvent::Up(location)) => location,
+                    Some(_) => continue,
+                    None => return Err("the node stopped".into()),
+                },
             };
+            if found.iter().any(|(seen, _)| *seen == location) {
+                continue;
+            }
             let greeter = node.locate_at::<Greeting>("greeter", &location, limit).await?;
             let (_, answer) = rycos::spawn_task_joinable({
                 let from = name.to_owned();

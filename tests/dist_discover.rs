@@ -104,6 +104,7 @@ fn explicit_discovery_on_a_port_in_use_is_an_error_naming_it() {
 }
 
 const NAME_VAR: &str = "RYCOS_DISCOVER_NAME";
+const LISTEN_VAR: &str = "RYCOS_DISCOVER_LISTEN";
 
 /// One node of `examples/discover.rs`, run only in a child process inside a namespace.
 #[test]
@@ -115,26 +116,21 @@ fn child_discover() {
         let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
         std::process::exit(3);
     });
+    let listen = std::env::var(LISTEN_VAR).unwrap().parse().unwrap();
     let found = runtime()
-        .block_on(discover::run(
-            &name,
-            "0.0.0.0:0".parse().unwrap(),
-            "in a namespace",
-            PORT,
-            1,
-            Duration::from_secs(30),
-        ))
+        .block_on(discover::run(&name, listen, "in a namespace", PORT, 1, Duration::from_secs(30)))
         .unwrap();
     assert_eq!(found.len(), 1);
 }
 
 const PORT: u16 = 19705;
 
-/// Runs `child_discover` as node `name` inside `ns`.
-fn run_node(ns: &Netns, name: &str) -> std::process::Child {
+/// Runs `child_discover` as node `name` listening on `listen` inside `ns`.
+fn run_node(ns: &Netns, name: &str, listen: &str) -> std::process::Child {
     ns.command(std::env::current_exe().unwrap())
         .args(["--ignored", "--exact", "child_discover", "--nocapture", "--test-threads=1"])
         .env(NAME_VAR, name)
+        .env(LISTEN_VAR, listen)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -146,27 +142,27 @@ fn said(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
-#[test]
-fn two_nodes_in_two_network_namespaces_find_each_other_by_broadcast() {
-    let _guard = common::watchdog(Duration::from_secs(90));
+/// Two namespaces joined by a veth pair (IPv4 `10.231.<subnet>.1` and `.2`; IPv6 link-local
+/// only, usable at once), each running `child_discover` on `listen`; what each said. `None`
+/// where namespaces cannot be made (it says why).
+fn discover_in_namespaces(tag: &str, subnet: u8, listen: &str) -> Option<[String; 2]> {
     let id = std::process::id();
-    let (Some(na), Some(nb)) = (Netns::new(&format!("rycos-d{id}a")), Netns::new(&format!("rycos-d{id}b")))
-    else {
-        return;
-    };
-    let veth = Veth::new(
-        &format!("rdv{id}a"),
-        Some(&na),
-        "10.231.0.1/24",
-        &format!("rdv{id}b"),
-        &nb,
-        "10.231.0.2/24",
-    );
+    let (na, nb) = (Netns::new(&format!("rycos-d{id}{tag}a"))?, Netns::new(&format!("rycos-d{id}{tag}b"))?);
+    let veth = na.without_dad().and_then(|()| nb.without_dad()).and_then(|()| {
+        Veth::new(
+            &format!("rdv{id}{tag}a"),
+            Some(&na),
+            &format!("10.231.{subnet}.1/24"),
+            &format!("rdv{id}{tag}b"),
+            &nb,
+            &format!("10.231.{subnet}.2/24"),
+        )
+    });
     if let Err(why) = veth {
         eprintln!("skipped: {why}");
-        return;
+        return None;
     }
-    let (mut alpha, mut beta) = (run_node(&na, "alpha"), run_node(&nb, "beta"));
+    let (mut alpha, mut beta) = (run_node(&na, "alpha", listen), run_node(&nb, "beta", listen));
     // Held while they run (`wait_with_output` would close them first, and a child ends when its
     // stdin does).
     let _stdins = (alpha.stdin.take(), beta.stdin.take());
@@ -174,14 +170,28 @@ fn two_nodes_in_two_network_namespaces_find_each_other_by_broadcast() {
     let (alpha_said, beta_said) = (said(&alpha), said(&beta));
     assert!(alpha.status.success(), "alpha failed:\n{alpha_said}");
     assert!(beta.status.success(), "beta failed:\n{beta_said}");
-    // Listening on 0.0.0.0 in a namespace with no route out, each advertises its veth address.
     assert!(
-        alpha_said.contains("found beta@10.231.0.2:") && alpha_said.contains("this is beta"),
-        "{alpha_said}"
-    );
-    assert!(
-        beta_said.contains("found alpha@10.231.0.1:") && beta_said.contains("this is alpha"),
-        "{beta_said}"
+        alpha_said.contains("this is beta") && beta_said.contains("this is alpha"),
+        "{alpha_said}\n{beta_said}"
     );
     assert!(alpha_said.contains("greeted by beta") && beta_said.contains("greeted by alpha"));
+    Some([alpha_said, beta_said])
+}
+
+#[test]
+fn two_nodes_in_two_network_namespaces_find_each_other_by_broadcast() {
+    let _guard = common::watchdog(Duration::from_secs(90));
+    let Some([alpha, beta]) = discover_in_namespaces("4", 1, "0.0.0.0:0") else { return };
+    // Listening on 0.0.0.0 in a namespace with no route out, each advertises its veth address.
+    assert!(alpha.contains("found beta@10.231.1.2:"), "{alpha}");
+    assert!(beta.contains("found alpha@10.231.1.1:"), "{beta}");
+}
+
+#[test]
+fn two_nodes_in_two_network_namespaces_find_each_other_by_ipv6_multicast() {
+    let _guard = common::watchdog(Duration::from_secs(90));
+    // IPv6 only: the IPv4 addresses on the veth are never used (no IPv4 listener, no
+    // broadcast socket).
+    let Some([alpha, beta]) = discover_in_namespaces("6", 2, "[::]:0") else { return };
+    assert!(alpha.contains("found beta@[") && beta.contains("found alpha@["), "{alpha}\n{beta}");
 }

@@ -21,6 +21,10 @@ use std::time::Duration;
 /// The UDP port nodes announce themselves on unless told otherwise (pycos's, 9705).
 pub const DEFAULT_DISCOVERY_PORT: u16 = 9705;
 
+/// The IPv6 multicast group of discovery: link-local scope (like an IPv4 broadcast, it does
+/// not cross routers), group id `ryco`.
+pub const DISCOVERY_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0x7279, 0x636f);
+
 /// How often a node announces itself after the first announcements (at start, then half a
 /// second and two seconds later, against a lost datagram).
 pub const DEFAULT_DISCOVERY_INTERVAL: Duration = Duration::from_secs(10);
@@ -148,9 +152,16 @@ impl Announcement {
         Ok(Announcement { incarnation, name, port, ip })
     }
 
-    /// Where to dial the announcer, given where the datagram came from.
+    /// Where to dial the announcer, given where the datagram came from (an IPv6 link-local
+    /// source keeps its interface).
     pub(crate) fn dial_addr(&self, from: SocketAddr) -> SocketAddr {
-        SocketAddr::new(self.ip.unwrap_or(from.ip()), self.port)
+        match (self.ip, from) {
+            (Some(ip), _) => SocketAddr::new(ip, self.port),
+            (None, SocketAddr::V6(from)) => {
+                SocketAddr::V6(std::net::SocketAddrV6::new(*from.ip(), self.port, 0, from.scope_id()))
+            }
+            (None, SocketAddr::V4(from)) => SocketAddr::new((*from.ip()).into(), self.port),
+        }
     }
 }
 
@@ -181,23 +192,63 @@ pub(crate) fn broadcast_targets(port: u16) -> Vec<SocketAddr> {
 #[derive(Debug, Clone)]
 pub(crate) struct DiscoveryConfig {
     pub(crate) port: u16,
-    /// Where announcements go; empty: every IPv4 interface's broadcast address, listed again
-    /// for each round (interfaces come and go).
+    /// The IPv6 socket (multicast), or the IPv4 one (broadcast).
+    pub(crate) v6: bool,
+    /// Where announcements go; empty: every IPv4 interface's broadcast address, or the
+    /// multicast group on every IPv6 interface, listed again for each round (interfaces come
+    /// and go).
     pub(crate) targets: Vec<SocketAddr>,
     pub(crate) interval: Duration,
 }
 
-/// The discovery socket: every IPv4 address on `port`, shared with the other nodes of this host
-/// (`SO_REUSEADDR` and `SO_REUSEPORT`: each gets every broadcast), allowed to broadcast.
-pub(crate) fn bind(port: u16) -> io::Result<UdpSocket> {
+/// A discovery socket on `port`, shared with the other nodes of this host (`SO_REUSEADDR` and
+/// `SO_REUSEPORT`: each gets every broadcast and multicast): for IPv4 on every address,
+/// allowed to broadcast; for IPv6 (`v6`) on every address, joining [`DISCOVERY_GROUP_V6`] on
+/// the interfaces that have IPv6 as it announces ([`join_new_interfaces`]).
+pub(crate) fn bind(port: u16, v6: bool) -> io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    let socket = Socket::new(if v6 { Domain::IPV6 } else { Domain::IPV4 }, Type::DGRAM, Some(Protocol::UDP))?;
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
-    socket.set_broadcast(true)?;
-    socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
+    if v6 {
+        socket.set_only_v6(true)?;
+        socket.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)).into())?;
+    } else {
+        socket.set_broadcast(true)?;
+        socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
+    }
     socket.set_nonblocking(true)?;
     UdpSocket::from_std(socket.into())
+}
+
+/// Joins the discovery group on every interface with IPv6 not joined yet (an interface that
+/// came up, or got its link-local address, since the last round).
+fn join_new_interfaces(socket: &UdpSocket, joined: &mut Vec<u32>) {
+    for index in ipv6_interfaces() {
+        if joined.contains(&index) {
+            continue;
+        }
+        match socket.join_multicast_v6(&DISCOVERY_GROUP_V6, index) {
+            Ok(()) => joined.push(index),
+            // Joined by an earlier round whose list was stale: a member all the same.
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => joined.push(index),
+            Err(e) => tracing::debug!(target: "rycos::dist", index, error = %e,
+                "discovery: cannot join the IPv6 group on an interface"),
+        }
+    }
+}
+
+/// The indexes of the interfaces with an IPv6 address, loopback left out.
+fn ipv6_interfaces() -> Vec<u32> {
+    let mut indexes: Vec<u32> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .iter()
+        .filter(|interface| !interface.is_loopback() && interface.ip().is_ipv6())
+        .filter_map(|interface| interface.index)
+        .collect();
+    indexes.sort_unstable();
+    indexes.dedup();
+    indexes
 }
 
 /// Reads announcements until the node shuts down (and closes the socket); each one that is
@@ -232,20 +283,29 @@ pub(crate) async fn listen(node: Weak<NodeInner>, socket: Arc<UdpSocket>) {
 /// until it shuts down.
 pub(crate) async fn announce(node: Weak<NodeInner>, socket: Arc<UdpSocket>, config: DiscoveryConfig) {
     let datagram = match node.upgrade() {
-        Some(node) => node.announcement().encode(node.secret()),
+        Some(node) => node.announcement(config.v6).encode(node.secret()),
         None => return,
     };
     let pauses = [Duration::ZERO, Duration::from_millis(500), Duration::from_millis(1500)];
+    let mut joined = Vec::new();
     for round in 0usize.. {
         crate::time::sleep(pauses.get(round).copied().unwrap_or(config.interval)).await;
         match node.upgrade() {
             Some(node) if !node.is_shut_down() => {}
             _ => return,
         }
-        let targets =
-            if config.targets.is_empty() { broadcast_targets(config.port) } else { config.targets.clone() };
+        if config.v6 {
+            // Before announcing: whoever answers an announcement on an interface announces
+            // there too.
+            join_new_interfaces(&socket, &mut joined);
+        }
+        let targets = match (config.targets.is_empty(), config.v6) {
+            (false, _) => config.targets.clone(),
+            (true, false) => broadcast_targets(config.port),
+            (true, true) => multicast_targets(config.port),
+        };
         if targets.is_empty() {
-            tracing::debug!(target: "rycos::dist", "discovery: no interface with a broadcast address");
+            tracing::debug!(target: "rycos::dist", ipv6 = config.v6, "discovery: no interface to announce on");
         }
         for target in targets {
             if let Err(e) = socket.send_to(&datagram, target).await {
@@ -253,6 +313,14 @@ pub(crate) async fn announce(node: Weak<NodeInner>, socket: Arc<UdpSocket>, conf
             }
         }
     }
+}
+
+/// The IPv6 group on `port` once per interface that has IPv6 (the scope picks the interface).
+pub(crate) fn multicast_targets(port: u16) -> Vec<SocketAddr> {
+    ipv6_interfaces()
+        .into_iter()
+        .map(|index| SocketAddr::V6(std::net::SocketAddrV6::new(DISCOVERY_GROUP_V6, port, 0, index)))
+        .collect()
 }
 
 #[cfg(test)]

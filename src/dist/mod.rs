@@ -26,7 +26,7 @@ mod type_name;
 mod wire;
 
 pub use chunk::DEFAULT_MAX_MESSAGE;
-pub use discovery::{DEFAULT_DISCOVERY_INTERVAL, DEFAULT_DISCOVERY_PORT};
+pub use discovery::{DEFAULT_DISCOVERY_INTERVAL, DEFAULT_DISCOVERY_PORT, DISCOVERY_GROUP_V6};
 pub use envelope::{Envelope, EnvelopeError, NameKind};
 pub use frame::{DEFAULT_MAX_FRAME, FrameError};
 pub use handshake::{HandshakeError, Identity, PROTOCOL_VERSION, Peer, Refusal, Role, handshake};

@@ -120,8 +120,10 @@ pub(crate) struct NodeInner {
     /// Subscribers to peer events.
     events: Mutex<Vec<mpsc::UnboundedSender<PeerEvent>>>,
     listeners: Mutex<Vec<Arc<TcpListener>>>,
-    /// The discovery socket, closed at shutdown.
-    discovery: Mutex<Option<Arc<UdpSocket>>>,
+    /// The discovery sockets (IPv4 broadcast, IPv6 multicast), closed at shutdown.
+    discovery: Mutex<Vec<Arc<UdpSocket>>>,
+    /// The port of the first listener of each family (IPv4, IPv6): what announcements give.
+    ports: (Option<u16>, Option<u16>),
     /// Incarnations heard of by discovery that a dial is under way to.
     discovering: Mutex<HashSet<NodeId>>,
     /// Whether peers are told our address (`NodeBuilder::advertise`), or take the announcement's
@@ -495,23 +497,33 @@ impl NodeBuilder {
         let discovering = self
             .discovery
             .unwrap_or(self.peers.is_empty() && !listen.iter().all(|addr| addr.ip().is_loopback()));
-        let discovery_socket = if discovering {
+        let mut bound_ports = Vec::new();
+        for listener in &listeners {
+            bound_ports.push(listener.local_addr().map_err(|e| NodeError::Bind(listen[0], e))?);
+        }
+        let port_of = |v6: bool| bound_ports.iter().find(|addr| addr.is_ipv6() == v6).map(SocketAddr::port);
+        let ports = (port_of(false), port_of(true));
+        let mut discovery_sockets = Vec::new();
+        // One socket per family the node listens on (beyond loopback, unless asked for):
+        // broadcast for IPv4, multicast for IPv6.
+        let asked = self.discovery == Some(true);
+        let families = [false, true].into_iter().filter(|&v6| {
+            listen.iter().any(|addr| addr.is_ipv6() == v6 && (asked || !addr.ip().is_loopback()))
+        });
+        for v6 in families.filter(|_| discovering) {
             let _enter = runtime.enter();
-            match discovery::bind(self.discovery_port) {
-                Ok(socket) => Some(Arc::new(socket)),
+            match discovery::bind(self.discovery_port, v6) {
+                Ok(socket) => discovery_sockets.push((v6, Arc::new(socket))),
                 Err(e) if self.discovery.is_some() => {
                     return Err(NodeError::Discovery(self.discovery_port, e));
                 }
                 Err(e) => {
                     // On by default only: the node works without it.
-                    tracing::warn!(target: "rycos::dist", port = self.discovery_port, error = %e,
+                    tracing::warn!(target: "rycos::dist", port = self.discovery_port, ipv6 = v6, error = %e,
                         "discovery is off: its port could not be bound");
-                    None
                 }
             }
-        } else {
-            None
-        };
+        }
         let tls = match &self.tls {
             None => None,
             Some((chain, key, ca)) => {
@@ -551,7 +563,8 @@ impl NodeBuilder {
             watched: Mutex::new(HashMap::new()),
             events: Mutex::new(Vec::new()),
             listeners: Mutex::new(Vec::new()),
-            discovery: Mutex::new(discovery_socket.clone()),
+            discovery: Mutex::new(discovery_sockets.iter().map(|(_, socket)| socket.clone()).collect()),
+            ports,
             discovering: Mutex::new(HashSet::new()),
             advertised: self.advertise.is_some(),
             tls,
@@ -565,10 +578,11 @@ impl NodeBuilder {
         for peer in self.peers {
             runtime.spawn(keep_dialling(Arc::downgrade(&inner), peer));
         }
-        if let Some(socket) = discovery_socket {
+        for (v6, socket) in discovery_sockets {
             let config = DiscoveryConfig {
                 port: self.discovery_port,
-                targets: self.discovery_targets,
+                v6,
+                targets: self.discovery_targets.iter().copied().filter(|t| t.is_ipv6() == v6).collect(),
                 interval: self.discovery_interval,
             };
             runtime.spawn(discovery::listen(Arc::downgrade(&inner), socket.clone()));
@@ -1215,12 +1229,16 @@ impl NodeInner {
     }
 
     /// What this node announces on the discovery port.
-    pub(crate) fn announcement(&self) -> Announcement {
+    /// What this node announces on the discovery socket of one family (`v6`): the port of
+    /// its listener of that family, and its address if it was told one of that family.
+    pub(crate) fn announcement(&self, v6: bool) -> Announcement {
+        let advertised = self.location.addr();
+        let port = if v6 { self.ports.1 } else { self.ports.0 };
         Announcement {
             incarnation: self.id.as_u64(),
             name: self.identity.name.clone(),
-            port: self.location.addr().port(),
-            ip: self.advertised.then(|| self.location.addr().ip()),
+            port: port.unwrap_or(advertised.port()),
+            ip: (self.advertised && advertised.is_ipv6() == v6).then(|| advertised.ip()),
         }
     }
 
@@ -1316,7 +1334,7 @@ impl NodeInner {
             // Fails the pending accept: the accept loop ends.
             listener.as_async().close();
         }
-        if let Some(socket) = self.discovery.lock().take() {
+        for socket in self.discovery.lock().drain(..) {
             socket.close();
         }
         let links: Vec<_> = self.links.lock().values().cloned().collect();

@@ -85,6 +85,27 @@ impl UdpSocket {
         self.io.get_ref().set_broadcast(on)
     }
 
+    /// Joins the IPv4 multicast group `group` on the interface with address `interface`
+    /// (`0.0.0.0`: the system's choice).
+    pub fn join_multicast_v4(
+        &self,
+        group: &std::net::Ipv4Addr,
+        interface: &std::net::Ipv4Addr,
+    ) -> io::Result<()> {
+        self.io.get_ref().join_multicast_v4(group, interface)
+    }
+
+    /// Joins the IPv6 multicast group `group` on the interface with index `interface` (0: the
+    /// system's choice).
+    pub fn join_multicast_v6(&self, group: &std::net::Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.io.get_ref().join_multicast_v6(group, interface)
+    }
+
+    /// Leaves a group joined with [`join_multicast_v6`](UdpSocket::join_multicast_v6).
+    pub fn leave_multicast_v6(&self, group: &std::net::Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.io.get_ref().leave_multicast_v6(group, interface)
+    }
+
     /// Fails pending and later operations with `NotConnected`.
     pub fn close(&self) {
         self.io.close();

@@ -40,6 +40,15 @@ impl Netns {
         }
     }
 
+    /// Interfaces moved in from now on use their IPv6 addresses at once, without duplicate
+    /// address detection (a second or two of "tentative" addresses a test would wait out).
+    pub fn without_dad(&self) -> Result<(), String> {
+        for key in ["net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"] {
+            ip(&["netns", "exec", &self.name, "sysctl", "-qw", key])?;
+        }
+        Ok(())
+    }
+
     /// A command that runs `program` inside the namespace.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut command = Command::new("ip");
