@@ -644,3 +644,45 @@ fn nodes_link_over_ipv6_and_a_static_peer_is_found_by_its_dns_name() {
         a.shutdown().await;
     });
 }
+
+/// A peer whose runtime is stalled answers late: its `Located` still beats the quick
+/// `NotFound`s of the others (pycos answers with the first reply, found or not), and a quick
+/// peer that has the name beats it.
+#[test]
+fn a_slow_peer_that_has_the_name_beats_quick_ones_that_do_not() {
+    let _guard = common::watchdog(Duration::from_secs(30));
+    let slow_runtime = rycos::Runtime::builder().worker_threads(1).build().unwrap();
+    let stall = Duration::from_millis(400);
+    runtime().block_on(async {
+        let asker = node("asker", "s").await;
+        let quick = vec![node("quick0", "s").await, node("quick1", "s").await];
+        let slow = Node::builder()
+            .name("slow")
+            .listen("127.0.0.1:0".parse().unwrap())
+            .secret("s")
+            .runtime(slow_runtime.handle())
+            .start()
+            .await
+            .unwrap();
+        for peer in quick.iter().chain([&slow]) {
+            asker.peer(peer.location().addr()).await.unwrap();
+        }
+        let task = doubler();
+        slow.register("on-slow", &task).unwrap();
+        // The slow node's one worker sleeps: its answer waits, the quick ones' do not.
+        slow_runtime.spawn(async move { std::thread::sleep(stall) });
+        let found = asker.locate::<Request>("on-slow", LONG).await.unwrap();
+        assert_eq!(found.addr().node, slow.id(), "the slow peer's Located, not a quick NotFound");
+
+        quick[1].register("on-both", &task).unwrap();
+        slow.register("on-both", &task).unwrap();
+        slow_runtime.spawn(async move { std::thread::sleep(stall) });
+        let found = asker.locate::<Request>("on-both", LONG).await.unwrap();
+        assert_eq!(found.addr().node, quick[1].id(), "the first peer that has the name");
+        for peer in quick {
+            peer.shutdown().await;
+        }
+        slow.shutdown().await;
+        asker.shutdown().await;
+    });
+}
