@@ -19,12 +19,17 @@ use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(20);
 
+/// Bytes held back, and the signal that more came.
+type Held = Arc<(Mutex<Vec<u8>>, Condvar)>;
+/// A pipe's switch to hold back what it reads, and where.
+type Hold = Option<(Arc<AtomicBool>, Held)>;
+
 /// The first connection's two sockets and what was held back from it.
 struct First {
     client: TcpStream,
     server: TcpStream,
     holding: Arc<AtomicBool>,
-    held: Arc<(Mutex<Vec<u8>>, Condvar)>,
+    held: Held,
     /// Says when the server closed its end.
     server_closed: mpsc::Receiver<()>,
 }
@@ -76,15 +81,11 @@ impl OverlapProxy {
 
 /// Copies `from` to `to` on a thread of its own; with `hold`, bytes read while its flag is set
 /// are kept in its buffer instead.
-fn copy(from: TcpStream, to: TcpStream, hold: Option<(Arc<AtomicBool>, Arc<(Mutex<Vec<u8>>, Condvar)>)>) {
+fn copy(from: TcpStream, to: TcpStream, hold: Hold) {
     std::thread::spawn(move || pump(from, to, hold));
 }
 
-fn pump(
-    mut from: TcpStream,
-    mut to: TcpStream,
-    hold: Option<(Arc<AtomicBool>, Arc<(Mutex<Vec<u8>>, Condvar)>)>,
-) {
+fn pump(mut from: TcpStream, mut to: TcpStream, hold: Hold) {
     let mut buf = [0u8; 16 * 1024];
     loop {
         let n = match from.read(&mut buf) {
