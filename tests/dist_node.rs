@@ -686,3 +686,28 @@ fn a_slow_peer_that_has_the_name_beats_quick_ones_that_do_not() {
         asker.shutdown().await;
     });
 }
+
+/// A peer that passes the handshake and hangs up before its link epoch: the link made for it
+/// goes down at once (left up without a connection, nothing would ever dial it, and sends to
+/// the peer's tasks would queue on it for ever).
+#[test]
+fn a_peer_that_hangs_up_after_the_handshake_leaves_no_link_behind() {
+    let _guard = common::watchdog(Duration::from_secs(30));
+    runtime().block_on(async {
+        let a = node("a", "").await;
+        let mut events = a.peer_events();
+        let mut s = rycos::net::TcpStream::connect(a.location().addr()).await.unwrap();
+        let me = rycos::dist::Identity { name: "quitter@127.0.0.1:1".into(), incarnation: 78 };
+        rycos::dist::handshake(&mut s, rycos::dist::Role::Dialer, &me, b"", LONG).await.unwrap();
+        drop(s);
+        match rycos::time::timeout(LONG, events.next()).await {
+            Ok(Some(PeerEvent::Down { location, why })) => {
+                assert_eq!(location.name(), "quitter");
+                assert!(why.contains("first connection failed"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(a.peers().is_empty());
+        a.shutdown().await;
+    });
+}

@@ -934,7 +934,14 @@ impl NodeInner {
         let link = self.link_for(id, location);
         match exchange_epochs(&mut wire, link.epoch, self.handshake_timeout).await {
             Ok(theirs) => self.install(wire, role, link, theirs),
-            Err(e) => refuse(wire, e.into()),
+            Err(e) => {
+                // A link made for this connection must not stay behind without one: nothing
+                // would dial it, and references to the peer would queue on it for ever.
+                if !link.was_connected() && link.go_down(format!("its first connection failed: {e}").into()) {
+                    self.link_down(&link);
+                }
+                refuse(wire, e.into())
+            }
         }
     }
 
