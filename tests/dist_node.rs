@@ -669,14 +669,23 @@ fn a_slow_peer_that_has_the_name_beats_quick_ones_that_do_not() {
         }
         let task = doubler();
         slow.register("on-slow", &task).unwrap();
-        // The slow node's one worker sleeps: its answer waits, the quick ones' do not.
-        slow_runtime.spawn(async move { std::thread::sleep(stall) });
+        // The slow node's one worker sleeps: its answer waits, the quick ones' do not. Asked
+        // only once the sleep has begun, so the slow node cannot answer first.
+        let stall_slow_node = || {
+            let (began, beginning) = std::sync::mpsc::channel();
+            slow_runtime.spawn(async move {
+                began.send(()).unwrap();
+                std::thread::sleep(stall);
+            });
+            beginning.recv().unwrap();
+        };
+        stall_slow_node();
         let found = asker.locate::<Request>("on-slow", LONG).await.unwrap();
         assert_eq!(found.addr().node, slow.id(), "the slow peer's Located, not a quick NotFound");
 
         quick[1].register("on-both", &task).unwrap();
         slow.register("on-both", &task).unwrap();
-        slow_runtime.spawn(async move { std::thread::sleep(stall) });
+        stall_slow_node();
         let found = asker.locate::<Request>("on-both", LONG).await.unwrap();
         assert_eq!(found.addr().node, quick[1].id(), "the first peer that has the name");
         for peer in quick {
