@@ -55,7 +55,8 @@ fn forged_announcement(port: u16) -> Vec<u8> {
 #[test]
 fn nodes_that_hear_each_other_link_and_a_forged_announcement_is_ignored() {
     let _guard = common::watchdog(Duration::from_secs(30));
-    let (port_a, port_b) = (free_udp_port(), free_udp_port());
+    let port_a = free_udp_port();
+    let port_b = std::iter::repeat_with(free_udp_port).find(|&port| port != port_a).unwrap();
     let trap = TcpListener::bind("127.0.0.1:0").unwrap();
     trap.set_nonblocking(true).unwrap();
     runtime().block_on(async {

@@ -209,8 +209,8 @@ fn a_link_down_longer_than_the_heartbeat_deadline_takes_the_peer_down_and_a_new_
             other => panic!("{other:?}"),
         }
         far.link(true);
-        // The far node is alive: a new link to it works (its old link went down on its side
-        // too, by the same silence).
+        // The far node is alive and still thinks its link up (it allows 5 s of silence): the
+        // new link's epoch tells it that this side started over, and it does too.
         node.peer(&far.addr).await.unwrap();
         let again = node.locate::<u64>("sink", LONG).await.unwrap();
         again.deliver(1, LONG).await.unwrap();
