@@ -9,7 +9,6 @@
 
 mod common;
 
-use rycos::Cx;
 use rycos::dist::Node;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -123,16 +122,7 @@ fn frames_an_old_connection_brings_after_the_new_one_resent_them_are_dropped() {
                 .grace(Duration::from_secs(10))
         };
         let server = builder("server").start().await.unwrap();
-        let (sink, seen) = rycos::spawn_task_joinable(|cx: Cx<u64>| async move {
-            let mut seen = Vec::new();
-            while let Some(n) = cx.receive().await {
-                if n == u64::MAX {
-                    break;
-                }
-                seen.push(n);
-            }
-            seen
-        });
+        let (sink, seen) = common::collect_until_max();
         server.register("sink", &sink).unwrap();
         drop(sink);
         let proxy = OverlapProxy::start(server.location().addr());

@@ -133,16 +133,7 @@ fn cuts_shorter_than_the_grace_period_lose_and_repeat_nothing() {
     const CUTS: usize = 15;
     runtime().block_on(async {
         let server = server_node(Duration::from_secs(10)).await;
-        let (sink, seen) = rycos::spawn_task_joinable(|cx: Cx<u64>| async move {
-            let mut seen = Vec::new();
-            while let Some(n) = cx.receive().await {
-                if n == u64::MAX {
-                    break;
-                }
-                seen.push(n);
-            }
-            seen
-        });
+        let (sink, seen) = common::collect_until_max();
         server.register("sink", &sink).unwrap();
         drop(sink);
         let proxy = Arc::new(Proxy::start(server.location().addr()));

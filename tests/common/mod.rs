@@ -106,3 +106,18 @@ pub async fn pair() -> (rycos::net::TcpStream, rycos::net::TcpStream) {
     let client = rycos::net::TcpStream::connect(addr).await.unwrap();
     (client, accept.await.unwrap())
 }
+
+/// A task that keeps every number it receives until `u64::MAX` (not kept), then returns them:
+/// what the distribution tests send through breaking links and compare with what they sent.
+pub fn collect_until_max() -> (rycos::TaskRef<u64>, rycos::JoinHandle<Vec<u64>>) {
+    rycos::spawn_task_joinable(|cx: rycos::Cx<u64>| async move {
+        let mut seen = Vec::new();
+        while let Some(n) = cx.receive().await {
+            if n == u64::MAX {
+                break;
+            }
+            seen.push(n);
+        }
+        seen
+    })
+}
