@@ -283,15 +283,22 @@ async fn concurrent_delivers(sink: &TaskRef<Sink>, callers: usize, secs: Duratio
     delivered as f64 / elapsed.as_secs_f64()
 }
 
-/// The baseline's one-way run: `messages` frames in 64 KiB writes, then a zero-length frame
-/// that the server answers with its count.
-fn raw_one_way(addr: SocketAddr, messages: u64) -> f64 {
+/// A connection to the baseline server in `mode` (`o` one-way, `p` ping-pong), and the frame
+/// it carries: a length, then 64 bytes.
+fn raw_connect(addr: SocketAddr, mode: u8) -> (TcpStream, Vec<u8>) {
     let mut stream = TcpStream::connect(addr).expect("raw server");
     stream.set_nodelay(true).unwrap();
-    stream.write_all(b"o").unwrap();
+    stream.write_all(&[mode]).unwrap();
     let mut frame = Vec::with_capacity(4 + FRAME);
     frame.extend_from_slice(&(FRAME as u32).to_le_bytes());
     frame.extend_from_slice(&[7; FRAME]);
+    (stream, frame)
+}
+
+/// The baseline's one-way run: `messages` frames in 64 KiB writes, then a zero-length frame
+/// that the server answers with its count.
+fn raw_one_way(addr: SocketAddr, messages: u64) -> f64 {
+    let (mut stream, frame) = raw_connect(addr, b'o');
     let per_batch = (64 * 1024) / frame.len();
     let batch: Vec<u8> = frame.iter().copied().cycle().take(frame.len() * per_batch).collect();
     let started = Instant::now();
@@ -310,12 +317,7 @@ fn raw_one_way(addr: SocketAddr, messages: u64) -> f64 {
 
 /// The baseline's round trips: a frame out, the same frame back, for `secs`.
 fn raw_round_trips(addr: SocketAddr, secs: Duration) -> Trips {
-    let mut stream = TcpStream::connect(addr).expect("raw server");
-    stream.set_nodelay(true).unwrap();
-    stream.write_all(b"p").unwrap();
-    let mut frame = Vec::with_capacity(4 + FRAME);
-    frame.extend_from_slice(&(FRAME as u32).to_le_bytes());
-    frame.extend_from_slice(&[7; FRAME]);
+    let (mut stream, frame) = raw_connect(addr, b'p');
     let mut back = vec![0u8; frame.len()];
     let mut histogram = Histogram::<u64>::new(3).unwrap();
     let started = Instant::now();
