@@ -1,15 +1,17 @@
-//! Messages between two processes on loopback: rycos nodes against a raw framed TCP baseline.
+//! Messages between two processes on loopback: rycos nodes against a raw framed TCP baseline
+//! and against `ractor` + `ractor_cluster`.
 //!
 //! ```text
 //! cargo bench --bench remote                              # 5 runs of every workload
-//! cargo bench --bench remote -- --runs 3 --messages 1000000 --secs 3 --workers 2
+//! cargo bench --bench remote -- --runs 3 --messages 1000000 --secs 3 --workers 2 --no-ractor
 //! ```
 //!
 //! A child process (this program with `--serve`) runs a rycos node with two tasks, `sink`
 //! (counts one-way messages, answers the count when asked) and `echo` (sends every request's
-//! payload back to the reference inside it), and a raw TCP server on plain threads. This
-//! process is the client of both. Runs alternate between rycos and the baseline; figures are
-//! medians.
+//! payload back to the reference inside it), a raw TCP server on plain threads, and a ractor
+//! node with the same two actors (`remote_ractor.rs`). This process is the client of all
+//! three. Runs alternate between the sides; figures are medians, ratios are rycos's rate over
+//! the other side's.
 //!
 //! - **one-way**: one task sends `--messages` 64-byte messages to `sink`, then asks for the
 //!   count (which must be all of them); baseline: one thread writes the same number of
@@ -22,9 +24,12 @@
 //! - **deliver, 100 callers**: 100 tasks `deliver` to `sink` and wait for each
 //!   acknowledgement; the count `sink` reports must equal the delivers that returned `Ok`.
 //!
-//! Both processes run rycos with `--workers` threads (default 1: a link's reader, writer and
-//! the user's task then share one thread, as the baseline's one thread per side does; on this
-//! 2-core machine, two processes of two workers oversubscribe the cores).
+//! Both processes run rycos, and ractor's tokio, with `--workers` threads (default 1: a link's
+//! reader, writer and the user's task then share one thread, as the baseline's one thread per
+//! side does; on this 2-core machine, two processes of two workers oversubscribe the cores).
+
+#[path = "remote_ractor.rs"]
+mod ractor_side;
 
 use clap::Parser;
 use hdrhistogram::Histogram;
@@ -55,6 +60,9 @@ struct Args {
     /// Workloads to run, comma separated: one-way, round-trip, callers, delivers.
     #[arg(long, value_delimiter = ',', default_value = "one-way,round-trip,callers,delivers")]
     only: Vec<String>,
+    /// Leave out the ractor_cluster side.
+    #[arg(long = "no-ractor", action = clap::ArgAction::SetFalse)]
+    ractor: bool,
     /// Serve (internal).
     #[arg(long, hide = true)]
     serve: bool,
@@ -99,58 +107,73 @@ fn main() {
         let echo = node.locate::<Ping>("echo", LONG).await.expect("echo");
         (node, sink, echo)
     });
+    let ractor = args.ractor.then(|| ractor_side::Client::connect(server.ractor, args.workers));
     let secs = Duration::from_secs_f64(args.secs);
     println!(
         "remote: two processes on loopback, {} worker(s) each, 64-byte messages, {} runs, medians",
         args.workers, args.runs
     );
-    println!("{:<26} {:>14} {:>14} {:>7}", "workload", "rycos", "raw TCP", "ratio");
-
+    println!(
+        "{:<26} {:>13} {:>13} {:>6} {:>15} {:>7}",
+        "workload", "rycos", "raw TCP", "ratio", "ractor_cluster", "ratio"
+    );
     let wanted = |workload: &str| args.only.iter().any(|w| w == workload);
-    let (mut rycos_rate, mut raw_rate) = (Vec::new(), Vec::new());
-    for run in (0..args.runs).filter(|_| wanted("one-way")) {
-        let mut sides: [&mut dyn FnMut(); 2] =
-            [&mut || rycos_rate.push(rt.block_on(one_way(&sink, args.messages))), &mut || {
-                raw_rate.push(raw_one_way(server.raw, args.messages))
-            }];
-        sides.rotate_left(run % 2);
-        sides.iter_mut().for_each(|side| side());
-    }
+    let runs = |workload: &str| if wanted(workload) { args.runs } else { 0 };
+
+    let (mut rycos_rate, mut raw_rate, mut ractor_rate) = (Vec::new(), Vec::new(), Vec::new());
+    alternate(
+        runs("one-way"),
+        &mut [
+            &mut || rycos_rate.push(rt.block_on(one_way(&sink, args.messages))),
+            &mut || raw_rate.push(raw_one_way(server.raw, args.messages)),
+            &mut || ractor_rate.extend(ractor.as_ref().map(|r| r.one_way(args.messages))),
+        ],
+    );
     if wanted("one-way") {
-        let (r, t) = (median(&rycos_rate), median(&raw_rate));
-        println!("{:<26} {:>12.0}/s {:>12.0}/s {:>7.2}", "one-way", r, t, r / t);
+        row("one-way", &rycos_rate, &raw_rate, &ractor_rate);
     }
 
-    let (mut rycos_rt, mut raw_rt) = (Vec::new(), Vec::new());
-    for run in (0..args.runs).filter(|_| wanted("round-trip")) {
-        let mut sides: [&mut dyn FnMut(); 2] =
-            [&mut || rycos_rt.push(rt.block_on(round_trips(&echo, secs))), &mut || {
-                raw_rt.push(raw_round_trips(server.raw, secs))
-            }];
-        sides.rotate_left(run % 2);
-        sides.iter_mut().for_each(|side| side());
-    }
-    let rate = |v: &[Trips]| median(&v.iter().map(|t| t.rate).collect::<Vec<_>>());
-    let pct = |v: &[Trips], f: fn(&Trips) -> f64| median(&v.iter().map(f).collect::<Vec<_>>());
+    let (mut rycos_rt, mut raw_rt, mut ractor_rt) = (Vec::new(), Vec::new(), Vec::new());
+    alternate(
+        runs("round-trip"),
+        &mut [
+            &mut || rycos_rt.push(rt.block_on(round_trips(&echo, secs))),
+            &mut || raw_rt.push(raw_round_trips(server.raw, secs)),
+            &mut || ractor_rt.extend(ractor.as_ref().map(|r| r.round_trips(secs))),
+        ],
+    );
     if wanted("round-trip") {
-        let (r, t) = (rate(&rycos_rt), rate(&raw_rt));
-        println!("{:<26} {:>12.0}/s {:>12.0}/s {:>7.2}", "round trip, 1 outstanding", r, t, r / t);
+        let rates = |v: &[Trips]| v.iter().map(|t| t.rate).collect::<Vec<_>>();
+        row("round trip, 1 outstanding", &rates(&rycos_rt), &rates(&raw_rt), &rates(&ractor_rt));
+        let latency = |v: &[Trips]| {
+            let p50 = median(&v.iter().map(|t| t.p50_us).collect::<Vec<_>>());
+            let p99 = median(&v.iter().map(|t| t.p99_us).collect::<Vec<_>>());
+            if v.is_empty() { "-".to_string() } else { format!("{p50:.0} / {p99:.0}") }
+        };
         println!(
-            "{:<26} {:>14} {:>14}",
+            "{:<26} {:>13} {:>13} {:>6} {:>15}",
             "  p50 / p99 µs",
-            format!("{:.1} / {:.1}", pct(&rycos_rt, |t| t.p50_us), pct(&rycos_rt, |t| t.p99_us)),
-            format!("{:.1} / {:.1}", pct(&raw_rt, |t| t.p50_us), pct(&raw_rt, |t| t.p99_us)),
+            latency(&rycos_rt),
+            latency(&raw_rt),
+            "",
+            latency(&ractor_rt)
         );
     }
+
+    let (mut rycos_callers, mut ractor_callers) = (Vec::new(), Vec::new());
+    alternate(
+        runs("callers"),
+        &mut [&mut || rycos_callers.push(rt.block_on(concurrent_round_trips(&echo, 100, secs))), &mut || {
+            ractor_callers.extend(ractor.as_ref().map(|r| r.concurrent_round_trips(100, secs)))
+        }],
+    );
     if wanted("callers") {
-        let rates: Vec<f64> =
-            (0..args.runs).map(|_| rt.block_on(concurrent_round_trips(&echo, 100, secs))).collect();
-        println!("{:<26} {:>12.0}/s {:>14}", "round trip, 100 callers", median(&rates), "-");
+        row("round trip, 100 callers", &rycos_callers, &[], &ractor_callers);
     }
     if wanted("delivers") {
         let rates: Vec<f64> =
             (0..args.runs).map(|_| rt.block_on(concurrent_delivers(&sink, 100, secs))).collect();
-        println!("{:<26} {:>12.0}/s {:>14}", "deliver, 100 callers", median(&rates), "-");
+        row("deliver, 100 callers", &rates, &[], &[]);
     }
 
     rt.block_on(node.shutdown());
@@ -332,10 +355,37 @@ fn raw_round_trips(addr: SocketAddr, secs: Duration) -> Trips {
     trips(&histogram, count, started.elapsed())
 }
 
+/// `runs` rounds of every side, each round starting one side later than the last, so that
+/// no side always runs first (or always right after the heaviest).
+fn alternate(runs: usize, sides: &mut [&mut dyn FnMut()]) {
+    for run in 0..runs {
+        if run > 0 {
+            sides.rotate_left(1);
+        }
+        sides.iter_mut().for_each(|side| side());
+    }
+}
+
+/// A table row: rycos's median rate, then each comparison's with rycos's ratio to it (`-`
+/// where that side does not run the workload).
+fn row(workload: &str, rycos: &[f64], raw: &[f64], ractor: &[f64]) {
+    let rate = |v: &[f64]| if v.is_empty() { "-".to_string() } else { format!("{:.0}/s", median(v)) };
+    let ratio =
+        |v: &[f64]| if v.is_empty() { "-".to_string() } else { format!("{:.2}", median(rycos) / median(v)) };
+    println!(
+        "{workload:<26} {:>13} {:>13} {:>6} {:>15} {:>7}",
+        rate(rycos),
+        rate(raw),
+        ratio(raw),
+        rate(ractor),
+        ratio(ractor)
+    );
+}
+
 fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
+    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// The child process: its node's and its raw server's addresses.
@@ -343,6 +393,7 @@ struct Server {
     child: Child,
     node: SocketAddr,
     raw: SocketAddr,
+    ractor: SocketAddr,
 }
 
 impl Server {
@@ -359,8 +410,8 @@ impl Server {
         let mut words = line.split_whitespace().skip(1);
         let mut addr =
             || words.next().and_then(|w| w.parse().ok()).unwrap_or_else(|| panic!("server said {line:?}"));
-        let (node, raw) = (addr(), addr());
-        Server { child, node, raw }
+        let (node, raw, ractor) = (addr(), addr(), addr());
+        Server { child, node, raw, ractor }
     }
 }
 
@@ -381,6 +432,7 @@ fn serve(workers: usize) {
             std::thread::spawn(move || raw_serve(stream));
         }
     });
+    let ractor_addr = SocketAddr::from(([127, 0, 0, 1], ractor_side::serve(workers)));
     let rt = rycos::Runtime::builder().worker_threads(workers).build().expect("runtime");
     rt.block_on(async {
         let node = node("remote-bench-server").await;
@@ -402,7 +454,7 @@ fn serve(workers: usize) {
             }
         });
         node.register("echo", &echo).unwrap();
-        println!("ready {} {raw_addr}", node.location().addr());
+        println!("ready {} {raw_addr} {ractor_addr}", node.location().addr());
         // Until the parent closes our stdin.
         let _ = rycos::blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await;
         node.shutdown().await;
