@@ -94,20 +94,39 @@ impl Chunker {
         self.bytes
     }
 
-    /// Queues an encoded envelope: into `stream` as one frame at once when it is small and
-    /// nothing it may not overtake is held, here otherwise.
-    pub(crate) fn push(&mut self, body: &[u8], order: Order, stream: &mut Vec<u8>) {
-        let large = body.len() > CHUNK;
-        if !large && !self.held.iter().any(|held| order.waits_behind(held.order)) {
-            frame::encode(kind::ENVELOPE, body, stream);
+    /// Queues the envelope of `len` bytes that `write` appends: written straight into `stream`
+    /// as one frame when it is small and nothing it may not overtake is held (the commonest
+    /// case: no copy of its own), kept here otherwise.
+    pub(crate) fn push_with(
+        &mut self,
+        len: usize,
+        order: Order,
+        stream: &mut Vec<u8>,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) {
+        if self.goes_straight(len, order) {
+            frame::encode_with(kind::ENVELOPE, len, stream, write);
             return;
         }
+        let mut body = Vec::with_capacity(len);
+        write(&mut body);
+        self.hold(body, order);
+    }
+
+    /// True if an envelope of `len` bytes and `order` enters the stream at once, whole.
+    fn goes_straight(&self, len: usize, order: Order) -> bool {
+        len <= CHUNK && !self.held.iter().any(|held| order.waits_behind(held.order))
+    }
+
+    /// Keeps `body` until it may go (cut into chunks if it is large).
+    fn hold(&mut self, body: Vec<u8>, order: Order) {
+        let large = body.len() > CHUNK;
         let id = large.then(|| {
             self.next_id += 1;
             self.next_id
         });
         self.bytes += body.len();
-        self.held.push_back(Held { body: body.to_vec(), cut: 0, order, id });
+        self.held.push_back(Held { body, cut: 0, order, id });
     }
 
     /// Moves what may go next into `stream`: the small envelopes at the front, and one chunk
@@ -271,6 +290,10 @@ impl Assembler {
 mod tests {
     use super::*;
 
+    fn push(chunker: &mut Chunker, body: &[u8], order: Order, stream: &mut Vec<u8>) {
+        chunker.push_with(body.len(), order, stream, |out| out.extend_from_slice(body));
+    }
+
     /// Every frame in `stream`: (kind, body).
     fn frames(stream: &[u8]) -> Vec<(u8, Vec<u8>)> {
         let mut out = Vec::new();
@@ -292,7 +315,7 @@ mod tests {
         let mut chunker = Chunker::default();
         let mut stream = Vec::new();
         let message: Vec<u8> = (0..3 * CHUNK + 100).map(|i| (i % 251) as u8).collect();
-        chunker.push(&message, Order::Task(1), &mut stream);
+        push(&mut chunker, &message, Order::Task(1), &mut stream);
         assert!(stream.is_empty(), "held, not written whole");
         assert_eq!(chunker.pending(), message.len());
         let mut releases = 0;
@@ -324,9 +347,9 @@ mod tests {
     fn small_envelopes_pass_a_large_one_unless_they_must_follow_it() {
         let mut chunker = Chunker::default();
         let mut stream = Vec::new();
-        chunker.push(&large(9), Order::Task(1), &mut stream);
-        chunker.push(b"other task", Order::Task(2), &mut stream);
-        chunker.push(b"an answer", Order::Free, &mut stream);
+        push(&mut chunker, &large(9), Order::Task(1), &mut stream);
+        push(&mut chunker, b"other task", Order::Task(2), &mut stream);
+        push(&mut chunker, b"an answer", Order::Free, &mut stream);
         let passed = frames(&stream);
         assert_eq!(
             passed,
@@ -334,9 +357,9 @@ mod tests {
             "written at once, ahead of the large one"
         );
         stream.clear();
-        chunker.push(b"same task", Order::Task(1), &mut stream);
-        chunker.push(b"exit", Order::All, &mut stream);
-        chunker.push(b"other task again", Order::Task(2), &mut stream);
+        push(&mut chunker, b"same task", Order::Task(1), &mut stream);
+        push(&mut chunker, b"exit", Order::All, &mut stream);
+        push(&mut chunker, b"other task again", Order::Task(2), &mut stream);
         assert!(stream.is_empty(), "all three wait: the same task, an exit, and a task after the exit");
         chunker.release_all(&mut stream);
         let kinds: Vec<u8> = frames(&stream).iter().map(|(kind, _)| *kind).collect();
@@ -350,7 +373,7 @@ mod tests {
     fn a_message_over_the_maximum_is_skipped_without_being_kept() {
         let mut chunker = Chunker::default();
         let mut stream = Vec::new();
-        chunker.push(&large(1), Order::Task(1), &mut stream);
+        push(&mut chunker, &large(1), Order::Task(1), &mut stream);
         chunker.release_all(&mut stream);
         let mut assembler = Assembler::new(2 * CHUNK);
         let pieces: Vec<Piece> =

@@ -159,8 +159,23 @@ impl Envelope {
     /// Appends this envelope to `out` (the body of one envelope frame).
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         // A Vec writer cannot fail, and every field serialises.
-        let encoded = postcard::to_extend(self, std::mem::take(out)).expect("envelopes always encode");
-        *out = encoded;
+        append(self, out).expect("envelopes always encode");
+    }
+
+    /// Appends `Send { to, payload }` to `out`, the payload borrowed: the sender's fast path,
+    /// the same bytes as [`encode_into`](Envelope::encode_into) (postcard's: the variant, two
+    /// varints and the bytes; a test holds the two together) without serde in between.
+    pub(crate) fn encode_send_into(to: u64, payload: &[u8], out: &mut Vec<u8>) {
+        out.reserve(Self::send_len(to, payload.len()));
+        out.push(SEND_TAG);
+        push_varint(to, out);
+        push_varint(payload.len() as u64, out);
+        out.extend_from_slice(payload);
+    }
+
+    /// Bytes of `Send { to, payload }` with a payload of `len` bytes.
+    pub(crate) fn send_len(to: u64, len: usize) -> usize {
+        1 + varint_len(to) + varint_len(len as u64) + len
     }
 
     /// The receiver's fast path for the commonest envelope: if `body` is a well-formed `Send`,
@@ -168,8 +183,9 @@ impl Envelope {
     /// gives, without allocating the payload. `None` for anything else (decode it).
     pub(crate) fn peek_send(body: &[u8]) -> Option<(u64, &[u8])> {
         let rest = body.strip_prefix(&[SEND_TAG])?;
-        let (send, after) = postcard::take_from_bytes::<SendView<'_>>(rest).ok()?;
-        after.is_empty().then_some((send.to, send.payload))
+        let (to, rest) = take_varint(rest)?;
+        let (len, payload) = take_varint(rest)?;
+        (payload.len() as u64 == len).then_some((to, payload))
     }
 
     /// The envelope in `body`, which must be exactly one envelope (trailing bytes are an
@@ -188,12 +204,62 @@ impl Envelope {
 /// the fifth (a test checks this against the encoder).
 const SEND_TAG: u8 = 4;
 
-/// The fields of `Envelope::Send`, the payload borrowed.
-#[derive(Deserialize)]
-struct SendView<'a> {
-    to: u64,
-    #[serde(borrow)]
-    payload: &'a [u8],
+/// Appends `value` in postcard's format to `out`. postcard's own `to_extend` pushes a byte
+/// string byte by byte through `Extend`; this copies it in one go.
+pub(crate) fn append<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> postcard::Result<()> {
+    postcard::serialize_with_flavor(value, Appending(out))
+}
+
+/// postcard's output into the end of a borrowed `Vec`.
+struct Appending<'a>(&'a mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for Appending<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.push(byte);
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
+/// postcard's unsigned varint: seven bits a byte, least significant first, the high bit set
+/// on every byte but the last.
+fn push_varint(mut value: u64, out: &mut Vec<u8>) {
+    while value >= 0x80 {
+        out.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// A varint at the start of `bytes` and what follows it, as postcard reads a `u64`: at most
+/// ten bytes, the tenth holding only the top bit.
+fn take_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let mut value = 0;
+    for (i, &byte) in bytes.iter().take(10).enumerate() {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return (i < 9 || byte <= 1).then(|| (value, &bytes[i + 1..]));
+        }
+    }
+    None
+}
+
+/// Bytes of `value` as a varint.
+fn varint_len(value: u64) -> usize {
+    // One byte per started group of seven bits; zero takes one byte too.
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 #[cfg(test)]
@@ -254,6 +320,51 @@ mod tests {
             }
             for cut in 0..body.len() {
                 assert_eq!(Envelope::peek_send(&body[..cut]), None, "cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_send_fast_path_reads_odd_varints_as_decode_does() {
+        // Over-long (zero continuation bytes), ten-byte, overflowing and unterminated varints
+        // in the task and in the length: the fast path takes exactly what decode takes.
+        let varints: [&[u8]; 7] = [
+            &[5],
+            &[0x85, 0x00],
+            &[0xff; 9],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02],
+            &[0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00],
+            &[0x83, 0x80, 0x00],
+        ];
+        for to in varints {
+            for len in varints {
+                let mut body = vec![SEND_TAG];
+                body.extend_from_slice(to);
+                body.extend_from_slice(len);
+                body.extend_from_slice(&[7; 5]);
+                let decoded = match Envelope::decode(&body) {
+                    Ok(Envelope::Send { to, payload }) => Some((to, payload)),
+                    _ => None,
+                };
+                let peeked = Envelope::peek_send(&body).map(|(to, payload)| (to, payload.to_vec()));
+                assert_eq!(peeked, decoded, "{body:02x?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_send_encoder_writes_what_the_envelope_encoder_writes() {
+        // Every varint width for the task and the length: 1, 2 and 10 bytes; 1, 2 and 3.
+        for to in [0, 1, 127, 128, 300, u64::MAX] {
+            for len in [0, 1, 127, 128, 16_383, 16_384] {
+                let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                let mut expected = vec![9];
+                Envelope::Send { to, payload: payload.clone() }.encode_into(&mut expected);
+                let mut fast = vec![9];
+                Envelope::encode_send_into(to, &payload, &mut fast);
+                assert_eq!(fast, expected, "to {to}, {len} bytes");
+                assert_eq!(Envelope::send_len(to, len), expected.len() - 1, "to {to}, {len} bytes");
             }
         }
     }

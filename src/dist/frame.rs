@@ -103,6 +103,18 @@ pub fn encode(kind: u8, body: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(body);
 }
 
+/// Appends one frame of `kind` whose body `write_body` appends to `out` (`len` bytes, exactly):
+/// the body is written in place, with no buffer of its own.
+pub(crate) fn encode_with(kind: u8, len: usize, out: &mut Vec<u8>, write_body: impl FnOnce(&mut Vec<u8>)) {
+    let length = u32::try_from(len + 1).expect("a frame fits in 4 GiB (chunk larger messages)");
+    out.reserve(HEADER + 1 + len);
+    out.extend_from_slice(&length.to_le_bytes());
+    out.push(kind);
+    let start = out.len();
+    write_body(out);
+    debug_assert_eq!(out.len() - start, len, "the body promised {len} bytes");
+}
+
 /// One frame found in a buffer: its kind, its body, and how many bytes of the buffer it used.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Frame<'a> {

@@ -33,6 +33,7 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::io::Write;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -119,8 +120,31 @@ struct Conn {
     dialer: NodeId,
     /// Its TCP socket (under TLS, if any), to close it.
     stream: TcpStream,
+    /// True for plain TCP: a send may then write the stream to the socket itself.
+    plain: bool,
+    /// True while the writer task has a batch in flight (nothing else may write then).
+    writing: bool,
     /// Where this connection's part of our stream starts.
     resume: Resume,
+}
+
+impl Conn {
+    /// Writes as much of `stream`'s unwritten part as the socket takes without waiting, from
+    /// the thread that queued it, if this connection allows it now: plain TCP, its writer idle,
+    /// the resume point written. A sender that never yields (a loop of sends) would otherwise
+    /// fill the whole outbound buffer before the writer task runs on its worker, and the peer
+    /// would idle meanwhile; written here, the stream flows while it is produced.
+    fn write_directly(&self, stream: &mut Outgoing) {
+        if !self.plain || self.writing || self.resume != Resume::Sent || self.stream.as_async().is_closed() {
+            return;
+        }
+        let mut socket = self.stream.get_ref();
+        // A full socket is the writer's to wait for (it is woken for what is left); any other
+        // failure it, or the reader, meets too and handles.
+        if let Ok(n) = socket.write(stream.unwritten()) {
+            stream.wrote(n);
+        }
+    }
 }
 
 /// A connection carries none of our stream until the peer has said (its first ack on it) how
@@ -135,10 +159,12 @@ enum Resume {
     Sent,
 }
 
-/// Handles one frame from the peer; an error takes the link down with that reason.
+/// Handles the envelopes of one read batch from the peer (taking every one [`Frames`] gives);
+/// an error takes the link down with that reason. Called once per batch, so that what each
+/// envelope needs is looked up once for many.
 pub(crate) type FrameHandler = Arc<FrameFn>;
-/// The function behind a [`FrameHandler`]: the link, the frame's kind and its body.
-pub(crate) type FrameFn = dyn Fn(&Arc<Link>, u8, &[u8]) -> Result<(), DownReason> + Send + Sync;
+/// The function behind a [`FrameHandler`].
+pub(crate) type FrameFn = dyn Fn(&Arc<Link>, &mut Frames<'_>) -> Result<(), DownReason> + Send + Sync;
 /// Runs once after the link went down because its connection ended.
 pub(crate) type DownHandler = Arc<dyn Fn(&Arc<Link>) + Send + Sync>;
 /// One attempt to give the link a new connection (dial its peer again); the link retries,
@@ -152,6 +178,15 @@ pub(crate) struct Handlers {
     pub(crate) on_down: DownHandler,
     pub(crate) redial: Redial,
 }
+
+/// Unwritten bytes of the stream at which a send writes them to the socket itself
+/// (`Conn::write_directly`): one system call per this many, as the writer's batches cost.
+const DIRECT_WRITE: usize = 64 * 1024;
+
+/// Envelopes a connection's reader hands to the node before it lets other tasks run: about
+/// what a receiving task takes out of its mailbox in one turn (`coop::BUDGET`), so that a
+/// reader does not fill mailboxes faster than their tasks, sharing its worker, empty them.
+const ENVELOPES_PER_TURN: usize = 128;
 
 /// How many bytes of the peer's stream are processed before an acknowledgement is written
 /// even with nothing else to say (otherwise acks ride on other frames, or the heartbeat).
@@ -237,18 +272,42 @@ impl Link {
     /// pass `control`: answers and exits are never refused for space), `TooLarge` over the
     /// maximum message size, `PeerDown` once down.
     pub(crate) fn push(&self, envelope: &Envelope, control: bool) -> Result<(), RemoteFailure> {
-        thread_local! {
-            static BODY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        self.push_encoded(|body| envelope.encode_into(body), Order::of(envelope), control)
+    }
+
+    /// Queues `Send { to, payload }`, the commonest envelope, written from the borrowed payload
+    /// straight into the stream.
+    pub(crate) fn push_send(&self, to: u64, payload: &[u8]) -> Result<(), RemoteFailure> {
+        let len = Envelope::send_len(to, payload.len());
+        if len > self.max_message {
+            return Err(RemoteFailure::TooLarge);
         }
-        BODY.with(|body| {
-            let mut body = body.borrow_mut();
-            body.clear();
-            envelope.encode_into(&mut body);
-            if body.len() > self.max_message {
-                return Err(RemoteFailure::TooLarge);
-            }
-            self.push_envelope(&body, Order::of(envelope), control)
-        })
+        self.push_with(len, Order::Task(to), false, |out| Envelope::encode_send_into(to, payload, out))
+    }
+
+    /// Queues the envelope `encode` writes, encoded into a buffer of this thread (taken out of
+    /// it meanwhile, so a nested push gets a fresh one).
+    fn push_encoded(
+        &self,
+        encode: impl FnOnce(&mut Vec<u8>),
+        order: Order,
+        control: bool,
+    ) -> Result<(), RemoteFailure> {
+        thread_local! {
+            static BODY: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+        }
+        let mut body = BODY.take();
+        body.clear();
+        encode(&mut body);
+        let pushed = if body.len() > self.max_message {
+            Err(RemoteFailure::TooLarge)
+        } else {
+            self.push_with(body.len(), order, control, |out| out.extend_from_slice(&body))
+        };
+        if body.capacity() <= super::remote::KEPT_BUFFER {
+            BODY.set(body);
+        }
+        pushed
     }
 
     /// Queues one data envelope, waiting until `deadline` for room in a full outbound buffer
@@ -275,9 +334,15 @@ impl Link {
         }
     }
 
-    /// Appends an encoded envelope to the stream (or to the chunker, if it is large or must
-    /// follow a large one).
-    fn push_envelope(&self, body: &[u8], order: Order, control: bool) -> Result<(), RemoteFailure> {
+    /// Appends the envelope of `len` bytes that `write` writes to the stream (or to the
+    /// chunker, if it is large or must follow a large one).
+    fn push_with(
+        &self,
+        len: usize,
+        order: Order,
+        control: bool,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<(), RemoteFailure> {
         {
             let mut out = self.out.lock();
             if out.down.is_some() {
@@ -286,9 +351,14 @@ impl Link {
             if !control && out.stream.unacknowledged() + out.chunker.pending() >= self.limit {
                 return Err(RemoteFailure::Full);
             }
-            let Outbound { stream, chunker, .. } = &mut *out;
-            chunker.push(body, order, stream.buffer());
-            out.spoke = true;
+            let Outbound { stream, chunker, conn, spoke, .. } = &mut *out;
+            chunker.push_with(len, order, stream.buffer(), write);
+            *spoke = true;
+            if let Some(conn) = conn
+                && stream.unwritten().len() >= DIRECT_WRITE
+            {
+                conn.write_directly(stream);
+            }
         }
         self.writable.set();
         Ok(())
@@ -446,8 +516,14 @@ impl Link {
             }
             out.generation += 1;
             let first = out.generation == 1;
-            let conn =
-                Conn { generation: out.generation, dialer, stream: stream.clone(), resume: Resume::Waiting };
+            let conn = Conn {
+                generation: out.generation,
+                dialer,
+                stream: stream.clone(),
+                plain: matches!(wire, Wire::Plain(_)),
+                writing: false,
+                resume: Resume::Waiting,
+            };
             // A replaced connection's writer sees it is no longer current when woken below, and
             // closes it if this side dialled it; its reader reads on until it is closed.
             drop(out.conn.replace(conn));
@@ -541,6 +617,9 @@ impl Link {
                     return Ok(());
                 }
                 self.fill_batch(&mut out, &mut batch);
+                if let Some(conn) = out.conn.as_mut() {
+                    conn.writing = !batch.is_empty();
+                }
                 // Going down with a farewell: this batch ends with the goodbye, unless the peer
                 // has not said where our stream resumes yet (then the goodbye waits for that;
                 // the heartbeat closes the connection if it never comes).
@@ -560,6 +639,9 @@ impl Link {
                 return Err(format!("write to the peer failed: {e}").into());
             }
             batch.clear();
+            if let Some(conn) = self.out.lock().conn.as_mut().filter(|c| c.generation == generation) {
+                conn.writing = false;
+            }
         }
     }
 
@@ -570,6 +652,10 @@ impl Link {
     /// again for them, so control frames get in between).
     fn fill_batch(&self, out: &mut Outbound, batch: &mut Vec<u8>) {
         batch.clear();
+        if out.stream.is_cut() {
+            // A send's direct write stopped inside the stream: its rest comes first.
+            out.stream.take_unwritten(batch);
+        }
         batch.append(&mut out.control);
         let received = self.received.load(Ordering::Acquire);
         if received > out.ack_sent {
@@ -623,71 +709,63 @@ impl Link {
             };
             filled += n;
             self.heard.store(self.now_ms(), Ordering::Release);
-            let consumed = match attached {
-                Some((generation, on_frame)) => {
-                    self.process(&buf[..filled], max_frame, generation, &mut at, on_frame)
+            let mut consumed = 0;
+            loop {
+                let turn = match attached {
+                    Some((generation, on_frame)) => {
+                        self.process(&buf[consumed..filled], max_frame, generation, &mut at, on_frame)
+                    }
+                    None => skip_frames(&buf[consumed..filled], max_frame).map(|n| (n, false)),
+                };
+                let more = match turn {
+                    Ok((taken, more)) => {
+                        consumed += taken;
+                        more
+                    }
+                    Err(why) => return ReadEnd::Fatal(why),
+                };
+                if !more {
+                    break;
                 }
-                None => skip_frames(&buf[..filled], max_frame),
-            };
-            let consumed = match consumed {
-                Ok(consumed) => consumed,
-                Err(why) => return ReadEnd::Fatal(why),
-            };
+                // The receivers of this turn's envelopes run before the next: a read brings
+                // in hundreds, and they would otherwise pile up in mailboxes (out of the cache,
+                // growing without bound) while this task reads on.
+                crate::yield_now().await;
+            }
             buf.copy_within(consumed..filled, 0);
             filled -= consumed;
         }
     }
 
-    /// Handles every complete frame in `bytes`; how many bytes they took.
+    /// Handles the complete frames at the start of `bytes`, up to [`ENVELOPES_PER_TURN`]
+    /// envelopes; how many bytes they took, and whether complete frames are left. The link
+    /// handles the control frames and the stream's bookkeeping itself; `on_frames` gets the
+    /// envelopes new to this side, all of the turn's in one call.
     fn process(
         self: &Arc<Self>,
         bytes: &[u8],
         max_frame: usize,
         generation: u64,
         at: &mut Option<u64>,
-        on_frame: &FrameFn,
-    ) -> Result<usize, DownReason> {
-        let protocol = |e: &dyn fmt::Display| DownReason::from(format!("protocol error from the peer: {e}"));
+        on_frames: &FrameFn,
+    ) -> Result<(usize, bool), DownReason> {
         let mut guard = self.inbound.lock();
         let Inbound { stream: inbound, pieces } = &mut *guard;
-        let mut consumed = 0;
-        let outcome = loop {
-            let frame = match frame::decode(&bytes[consumed..], max_frame) {
-                Ok(Some(frame)) => frame,
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(protocol(&e)),
-            };
-            consumed += frame.consumed;
-            match frame.kind {
-                kind::HEARTBEAT => {}
-                kind::ACK => match offset(frame.body).and_then(|through| {
-                    self.peer_acknowledged(generation, through).map_err(|e| e.to_string())
-                }) {
-                    Ok(()) => {}
-                    Err(e) => break Err(protocol(&e)),
-                },
-                kind::RESUME => match offset(frame.body) {
-                    Ok(start) => match inbound.check_resume(start) {
-                        Ok(()) => *at = Some(start),
-                        Err(e) => break Err(protocol(&e)),
-                    },
-                    Err(e) => break Err(protocol(&e)),
-                },
-                _ => {
-                    let Some(start) = *at else { break Err(protocol(&StreamError::DataBeforeResume)) };
-                    *at = Some(start + frame.consumed as u64);
-                    match inbound.arrive(start, frame.consumed) {
-                        Ok(Arrival::New) => {
-                            if let Err(why) = self.handle(frame.kind, frame.body, pieces, on_frame) {
-                                break Err(why);
-                            }
-                        }
-                        Ok(Arrival::Duplicate) => {}
-                        Err(e) => break Err(protocol(&e)),
-                    }
-                }
-            }
+        let mut frames = Frames {
+            link: self,
+            bytes,
+            consumed: 0,
+            max_frame,
+            generation,
+            at,
+            inbound,
+            pieces,
+            whole: Vec::new(),
+            left: ENVELOPES_PER_TURN,
         };
+        let outcome = on_frames(self, &mut frames);
+        debug_assert!(outcome.is_err() || frames.next().is_none(), "a frame handler stopped before the end");
+        let (consumed, more) = (frames.consumed, frames.left == 0);
         let received = inbound.received();
         drop(guard);
         self.received.store(received, Ordering::Release);
@@ -695,35 +773,7 @@ impl Link {
             // The writer adds the acknowledgement.
             self.writable.set();
         }
-        outcome.map(|()| consumed)
-    }
-
-    /// Handles one new frame of the peer's stream: an envelope, or a chunk of one.
-    fn handle(
-        self: &Arc<Self>,
-        frame_kind: u8,
-        body: &[u8],
-        pieces: &mut Assembler,
-        on_frame: &FrameFn,
-    ) -> Result<(), DownReason> {
-        if frame_kind != kind::CHUNK {
-            return on_frame(self, frame_kind, body);
-        }
-        match pieces.piece(body) {
-            Ok(Piece::Partial) => Ok(()),
-            Ok(Piece::Whole(envelope)) => on_frame(self, kind::ENVELOPE, &envelope),
-            Ok(Piece::Skipped { total }) => {
-                tracing::warn!(
-                    target: "rycos::dist",
-                    peer = %self.location,
-                    size = total,
-                    max = self.max_message,
-                    "a message over the maximum message size was dropped"
-                );
-                Ok(())
-            }
-            Err(e) => Err(format!("protocol error from the peer: {e}").into()),
-        }
+        outcome.map(|()| (consumed, more))
     }
 
     /// Speaks on an idle connection every `heartbeat`; the reason to go down once the peer has
@@ -929,6 +979,96 @@ fn skip_frames(bytes: &[u8], max_frame: usize) -> Result<usize, DownReason> {
             Ok(Some(frame)) => consumed += frame.consumed,
             Ok(None) => return Ok(consumed),
             Err(e) => return Err(format!("protocol error from the peer: {e}").into()),
+        }
+    }
+}
+
+/// The envelopes of one read batch that are new to this side, in order, for the node's frame
+/// handler: control frames, resume points, duplicates and chunks are dealt with on the way
+/// (a whole large message comes out as one envelope).
+pub(crate) struct Frames<'a> {
+    link: &'a Arc<Link>,
+    bytes: &'a [u8],
+    /// Bytes of `bytes` taken so far (whole frames).
+    consumed: usize,
+    max_frame: usize,
+    generation: u64,
+    /// Where the next frame of the peer's stream sits in it (its resume frame says).
+    at: &'a mut Option<u64>,
+    inbound: &'a mut Incoming,
+    pieces: &'a mut Assembler,
+    /// The last large message reassembled (lent out by `next`).
+    whole: Vec<u8>,
+    /// Envelopes still to hand out this turn.
+    left: usize,
+}
+
+impl<'a> Frames<'a> {
+    /// The next envelope (its kind and body), `None` at the end of the complete frames, or why
+    /// the peer broke the protocol (the link goes down).
+    pub(crate) fn next(&mut self) -> Option<Result<(u8, &[u8]), DownReason>> {
+        let protocol = |e: &dyn fmt::Display| DownReason::from(format!("protocol error from the peer: {e}"));
+        // The read buffer outlives `self`: frames are borrowed from it, not from `self`.
+        let bytes: &'a [u8] = self.bytes;
+        loop {
+            if self.left == 0 {
+                return None;
+            }
+            let frame = match frame::decode(&bytes[self.consumed..], self.max_frame) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return None,
+                Err(e) => return Some(Err(protocol(&e))),
+            };
+            self.consumed += frame.consumed;
+            match frame.kind {
+                kind::HEARTBEAT => {}
+                kind::ACK => {
+                    let acknowledged = offset(frame.body).and_then(|through| {
+                        self.link.peer_acknowledged(self.generation, through).map_err(|e| e.to_string())
+                    });
+                    if let Err(e) = acknowledged {
+                        return Some(Err(protocol(&e)));
+                    }
+                }
+                kind::RESUME => match offset(frame.body) {
+                    Ok(start) => match self.inbound.check_resume(start) {
+                        Ok(()) => *self.at = Some(start),
+                        Err(e) => return Some(Err(protocol(&e))),
+                    },
+                    Err(e) => return Some(Err(protocol(&e))),
+                },
+                _ => {
+                    let Some(start) = *self.at else {
+                        return Some(Err(protocol(&StreamError::DataBeforeResume)));
+                    };
+                    *self.at = Some(start + frame.consumed as u64);
+                    match self.inbound.arrive(start, frame.consumed) {
+                        Ok(Arrival::New) => {}
+                        Ok(Arrival::Duplicate) => continue,
+                        Err(e) => return Some(Err(protocol(&e))),
+                    }
+                    if frame.kind != kind::CHUNK {
+                        self.left -= 1;
+                        return Some(Ok((frame.kind, frame.body)));
+                    }
+                    match self.pieces.piece(frame.body) {
+                        Ok(Piece::Partial) => {}
+                        Ok(Piece::Whole(envelope)) => {
+                            self.left -= 1;
+                            self.whole = envelope;
+                            return Some(Ok((kind::ENVELOPE, &self.whole)));
+                        }
+                        Ok(Piece::Skipped { total }) => tracing::warn!(
+                            target: "rycos::dist",
+                            peer = %self.link.location,
+                            size = total,
+                            max = self.link.max_message,
+                            "a message over the maximum message size was dropped"
+                        ),
+                        Err(e) => return Some(Err(protocol(&e))),
+                    }
+                }
+            }
         }
     }
 }

@@ -6,7 +6,7 @@
 use super::discovery::{self, Announcement, DiscoveryConfig};
 use super::envelope::{Delivered, Ending, Envelope};
 use super::handshake::{self, HandshakeError, Identity, Peer, Role};
-use super::link::{DownHandler, DownReason, FrameHandler, Handlers, Link, LinkConfig, Redial};
+use super::link::{DownHandler, DownReason, FrameHandler, Frames, Handlers, Link, LinkConfig, Redial};
 use super::location::{DEFAULT_PORT, Location, LocationError};
 use super::names::Answer;
 use super::remote::{self, Export};
@@ -1101,8 +1101,18 @@ impl NodeInner {
 
     fn on_frame(self: &Arc<Self>) -> FrameHandler {
         let node = Arc::downgrade(self);
-        Arc::new(move |link, kind, body| {
+        Arc::new(move |link, frames| {
             let Some(node) = node.upgrade() else { return Err("this node shut down".into()) };
+            remote::decoding_from(&node, link, || node.handle_frames(link, frames))
+        })
+    }
+
+    /// The envelopes of one batch from `link`'s peer.
+    fn handle_frames(self: &Arc<Self>, link: &Arc<Link>, frames: &mut Frames<'_>) -> Result<(), DownReason> {
+        // A batch of sends is mostly for one task: its export is looked up once.
+        let mut last: Option<(u64, Option<ExportHandle>)> = None;
+        while let Some(frame) = frames.next() {
+            let (kind, body) = frame?;
             if kind != super::frame::kind::ENVELOPE {
                 return Err(format!(
                     "frame kind {kind:#04x} is not used by protocol version {}",
@@ -1111,16 +1121,22 @@ impl NodeInner {
                 .into());
             }
             if let Some((to, payload)) = Envelope::peek_send(body) {
-                node.send_to(link, to, payload);
-                return Ok(());
+                let export = match &last {
+                    Some((id, export)) if *id == to => export,
+                    _ => &last.insert((to, self.exported(to))).1,
+                };
+                self.send_to(link, export.as_ref(), to, payload);
+                continue;
             }
+            // Anything else may change what is exported (a terminate, a monitor).
+            last = None;
             let envelope = Envelope::decode(body).map_err(|e| DownReason::from(e.to_string()))?;
             if let Envelope::Goodbye { reason } = envelope {
                 return Err(format!("the peer closed the link: {reason}").into());
             }
-            node.receive(link, envelope);
-            Ok(())
-        })
+            self.receive(link, envelope);
+        }
+        Ok(())
     }
 
     /// One redial of a link whose connection broke: the address this node dialled it at, or
@@ -1188,7 +1204,7 @@ impl NodeInner {
             Envelope::Located { request, task } => self.answered(request, link, Answer::Found(task)),
             Envelope::NotFound { request } => self.answered(request, link, Answer::NotFound),
             Envelope::WrongType { request, found } => self.answered(request, link, Answer::WrongType(found)),
-            Envelope::Send { to, payload } => self.send_to(link, to, &payload),
+            Envelope::Send { to, payload } => self.send_to(link, self.exported(to).as_ref(), to, &payload),
             Envelope::Deliver { to, seq, wait_ms, payload } => match self.exported(to) {
                 Some(export) => export.accept(self, link, &payload, Some((seq, wait_ms))),
                 None => {
@@ -1216,9 +1232,10 @@ impl NodeInner {
         }
     }
 
-    /// A message from `link`'s peer for our task `to`.
-    fn send_to(self: &Arc<Self>, link: &Arc<Link>, to: u64, payload: &[u8]) {
-        match self.exported(to) {
+    /// A message from `link`'s peer for our task `to`, whose export is `export` (`None`: the
+    /// task is not here).
+    fn send_to(self: &Arc<Self>, link: &Arc<Link>, export: Option<&ExportHandle>, to: u64, payload: &[u8]) {
+        match export {
             Some(export) => export.accept(self, link, payload, None),
             None => tracing::debug!(target: "rycos::dist", peer = %link.location, to,
                 "a message for a task that is not here (it ended); dropped"),

@@ -25,7 +25,7 @@ use crate::task::{AnyTaskRef, TaskAddr, TaskId, TaskRef};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::marker::PhantomData;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -36,6 +36,10 @@ pub(crate) struct Target {
     pub(crate) task: TaskId,
     pub(crate) name: Option<Arc<str>>,
 }
+
+/// The largest encoding buffer a thread keeps for the next send (one huge message must not
+/// pin its size on every thread that sent one).
+pub(crate) const KEPT_BUFFER: usize = 1 << 20;
 
 /// Bytes reserved for an encoded message before encoding it.
 const PAYLOAD_CAPACITY: usize = 128;
@@ -63,20 +67,24 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> RemoteRef<M> {
         TaskRef::from_remote(Arc::new(remote))
     }
 
-    fn payload(&self, message: &dyn Any) -> Result<(Arc<NodeInner>, Vec<u8>), RemoteFailure> {
+    /// Appends `message` to `buffer`.
+    fn encode(&self, message: &dyn Any, buffer: &mut Vec<u8>) -> Result<(), RemoteFailure> {
         let message = message.downcast_ref::<M>().expect("a RemoteRef<M> is only given an M");
-        let node = self.node.upgrade().ok_or(RemoteFailure::PeerDown)?;
-        if self.target.link.is_down() {
+        if self.target.link.is_down() || self.node.strong_count() == 0 {
             return Err(RemoteFailure::PeerDown);
         }
-        let payload = encoding_for(&node, || {
-            // Most messages are small: one allocation, not a doubling from nothing.
-            postcard::to_extend(message, Vec::with_capacity(PAYLOAD_CAPACITY))
-        }).map_err(|e| {
+        encoding_for(&self.node, || super::envelope::append(message, buffer)).map_err(|e| {
             tracing::error!(target: "rycos::dist", error = %e, "a message did not serialise; it was not sent");
             RemoteFailure::Closed
-        })?;
-        Ok((node, payload))
+        })
+    }
+
+    /// `message` encoded into a buffer of its own (one allocation, not a doubling from nothing:
+    /// most messages are small).
+    fn payload(&self, message: &dyn Any) -> Result<Vec<u8>, RemoteFailure> {
+        let mut payload = Vec::with_capacity(PAYLOAD_CAPACITY);
+        self.encode(message, &mut payload)?;
+        Ok(payload)
     }
 }
 
@@ -98,12 +106,25 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> RemoteTask for RemoteRef<
     }
 
     fn send(&self, message: &dyn Any) -> Result<(), RemoteFailure> {
-        let (_node, payload) = self.payload(message)?;
-        self.target.link.push(&Envelope::Send { to: self.target.task.as_u64(), payload }, false)
+        thread_local! {
+            /// Where sends encode their messages: a send allocates nothing once it has grown.
+            static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+        }
+        // Taken out while in use: a message whose encoding sends (a TaskRef exported on the
+        // way) gets a fresh one.
+        let mut scratch = SCRATCH.take();
+        scratch.clear();
+        let sent = self
+            .encode(message, &mut scratch)
+            .and_then(|()| self.target.link.push_send(self.target.task.as_u64(), &scratch));
+        if scratch.capacity() <= KEPT_BUFFER {
+            SCRATCH.set(scratch);
+        }
+        sent
     }
 
     fn deliver(&self, message: &dyn Any, timeout: Duration) -> Result<RemoteDeliver, RemoteFailure> {
-        let (_node, payload) = self.payload(message)?;
+        let payload = self.payload(message)?;
         let link = self.target.link.clone();
         let to = self.target.task.as_u64();
         let deadline = Instant::now() + timeout;
@@ -165,7 +186,8 @@ pub(crate) fn ending_of(ended: &Ended) -> Ending {
 }
 
 /// Decodes a payload for an exported task and queues it; `ack` is the deliver to answer
-/// (its number and how long the sender waits), `None` for a plain send.
+/// (its number and how long the sender waits), `None` for a plain send. Called inside
+/// [`decoding_from`] for the node and link it is given.
 pub(crate) type SinkHandle =
     Arc<dyn Fn(&Arc<NodeInner>, &Arc<Link>, &[u8], Option<(u64, u32)>) + Send + Sync>;
 
@@ -184,7 +206,8 @@ impl Export {
     pub(crate) fn of<M: Serialize + DeserializeOwned + Send + 'static>(task: &TaskRef<M>) -> Export {
         let typed = task.clone();
         let sink: SinkHandle = Arc::new(move |node, from, payload, ack| {
-            let decoded: Result<M, _> = decoding_from(node, from, || postcard::from_bytes(payload));
+            // Inside the frame handler's `decoding_from`: references in the message resolve.
+            let decoded: Result<M, _> = postcard::from_bytes(payload);
             let answer = |outcome| {
                 if let Some((seq, _)) = ack {
                     let _ = from.push(&Envelope::Delivered { seq, outcome }, true);
@@ -272,25 +295,19 @@ struct WireRef {
     name: Option<String>,
 }
 
-thread_local! {
-    static ENCODING: RefCell<Option<Arc<NodeInner>>> = const { RefCell::new(None) };
-    static DECODING: RefCell<Option<(Arc<NodeInner>, Arc<Link>)>> = const { RefCell::new(None) };
-}
+scoped_tls::scoped_thread_local!(static ENCODING: Weak<NodeInner>);
+scoped_tls::scoped_thread_local!(static DECODING_NODE: Arc<NodeInner>);
+scoped_tls::scoped_thread_local!(static DECODING_LINK: Arc<Link>);
 
 /// Runs `encode` with `node` as the node that sends what it encodes.
-pub(crate) fn encoding_for<T>(node: &Arc<NodeInner>, encode: impl FnOnce() -> T) -> T {
-    let outer = ENCODING.with(|cx| cx.replace(Some(node.clone())));
-    let result = encode();
-    ENCODING.with(|cx| *cx.borrow_mut() = outer);
-    result
+pub(crate) fn encoding_for<T>(node: &Weak<NodeInner>, encode: impl FnOnce() -> T) -> T {
+    ENCODING.set(node, encode)
 }
 
-/// Runs `decode` with `node` as the receiving node and `from` as the link the bytes came on.
-fn decoding_from<T>(node: &Arc<NodeInner>, from: &Arc<Link>, decode: impl FnOnce() -> T) -> T {
-    let outer = DECODING.with(|cx| cx.replace(Some((node.clone(), from.clone()))));
-    let result = decode();
-    DECODING.with(|cx| *cx.borrow_mut() = outer);
-    result
+/// Runs `decode` with `node` as the receiving node and `from` as the link the bytes came on
+/// (the frame handler runs a whole batch of envelopes in one).
+pub(crate) fn decoding_from<T>(node: &Arc<NodeInner>, from: &Arc<Link>, decode: impl FnOnce() -> T) -> T {
+    DECODING_NODE.set(node, || DECODING_LINK.set(from, decode))
 }
 
 /// A `TaskRef<M>` serialises to where its task is; a local task is exported by the node that
@@ -298,9 +315,14 @@ fn decoding_from<T>(node: &Arc<NodeInner>, from: &Arc<Link>, decode: impl FnOnce
 /// error: a reference means nothing without a node to route it.
 impl<M: Serialize + DeserializeOwned + Send + 'static> Serialize for TaskRef<M> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let node = ENCODING.with(|cx| cx.borrow().clone()).ok_or_else(|| {
-            serde::ser::Error::custom("a TaskRef is serialised only inside a message a rycos node sends")
-        })?;
+        if !ENCODING.is_set() {
+            return Err(serde::ser::Error::custom(
+                "a TaskRef is serialised only inside a message a rycos node sends",
+            ));
+        }
+        let node = ENCODING
+            .with(Weak::upgrade)
+            .ok_or_else(|| serde::ser::Error::custom("the node sending the message shut down"))?;
         let wire = match self.as_any().remote() {
             Some(remote) => {
                 let target = remote.as_any().downcast_ref::<Target>().expect("remote tasks are dist's");
@@ -327,10 +349,16 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Serialize for TaskRef<M> 
 impl<'de, M: Serialize + DeserializeOwned + Send + 'static> Deserialize<'de> for TaskRef<M> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = WireRef::deserialize(deserializer)?;
-        let (node, from) = DECODING.with(|cx| cx.borrow().clone()).ok_or_else(|| {
-            serde::de::Error::custom("a TaskRef is deserialised only inside a message a rycos node receives")
-        })?;
-        node.resolve::<M>(wire.node, &wire.location, wire.task, wire.name, &from)
+        if !DECODING_NODE.is_set() {
+            return Err(serde::de::Error::custom(
+                "a TaskRef is deserialised only inside a message a rycos node receives",
+            ));
+        }
+        DECODING_NODE
+            .with(|node| {
+                DECODING_LINK
+                    .with(|from| node.resolve::<M>(wire.node, &wire.location, wire.task, wire.name, from))
+            })
             .map_err(serde::de::Error::custom)
     }
 }

@@ -23,6 +23,9 @@ pub(crate) struct Outgoing {
     acked: u64,
     /// The current connection's writer has taken everything before this.
     written: u64,
+    /// A direct write ([`wrote`](Outgoing::wrote)) stopped short of the end, maybe inside a
+    /// frame: the rest must reach the connection before anything outside the stream does.
+    cut: bool,
 }
 
 /// A peer said something about our stream that cannot be true: the link is broken.
@@ -96,21 +99,43 @@ impl Outgoing {
         self.acknowledge(peer_received)?;
         // `acked >= base` always holds (compaction stops at it), so the bytes are still here.
         self.written = self.acked;
+        // Acknowledged means whole frames: the new connection starts on a frame boundary.
+        self.cut = false;
         Ok(self.written)
     }
 
     /// Appends the frames the current connection has not taken to `batch`.
     pub(crate) fn take_unwritten(&mut self, batch: &mut Vec<u8>) {
-        let from = (self.written - self.base) as usize;
-        batch.extend_from_slice(&self.data[from..]);
+        batch.extend_from_slice(self.unwritten());
         self.written = self.end();
+        self.cut = false;
         self.compact();
+    }
+
+    /// The bytes the current connection has not taken.
+    pub(crate) fn unwritten(&self) -> &[u8] {
+        &self.data[(self.written - self.base) as usize..]
+    }
+
+    /// The current connection took the first `n` bytes of [`unwritten`](Outgoing::unwritten)
+    /// straight from here (a write that needed no batch).
+    pub(crate) fn wrote(&mut self, n: usize) {
+        assert!(n <= self.unwritten().len(), "wrote {n} bytes of {}", self.unwritten().len());
+        self.written += n as u64;
+        self.cut = self.written != self.end();
+        self.compact();
+    }
+
+    /// True if a direct write stopped short: the connection may be inside a frame, so the
+    /// rest of the stream goes before any control frame.
+    pub(crate) fn is_cut(&self) -> bool {
+        self.cut
     }
 
     /// Forgets everything (the link is down): nothing will be resent.
     pub(crate) fn clear(&mut self) {
         let end = self.end();
-        *self = Outgoing { data: Vec::new(), base: end, acked: end, written: end };
+        *self = Outgoing { data: Vec::new(), base: end, acked: end, written: end, cut: false };
     }
 }
 
@@ -229,6 +254,27 @@ mod tests {
         assert_eq!(inc.received(), 22);
         assert_eq!(inc.arrive(30, 1), Err(StreamError::Gap { at: 30, expected: 22 }));
         assert_eq!(inc.check_resume(23), Err(StreamError::Gap { at: 23, expected: 22 }));
+    }
+
+    #[test]
+    fn a_direct_write_cut_short_is_finished_before_anything_else() {
+        let mut out = Outgoing::default();
+        frames(&mut out, &[10, 10]);
+        out.wrote(15);
+        assert!(out.is_cut(), "stopped inside the second frame");
+        assert_eq!(out.unwritten().len(), 5);
+        frames(&mut out, &[10]);
+        let mut rest = Vec::new();
+        out.take_unwritten(&mut rest);
+        assert_eq!(rest.len(), 15, "the cut frame's rest and the new one");
+        assert!(!out.is_cut());
+        out.wrote(0);
+        assert!(!out.is_cut(), "nothing left unwritten");
+        frames(&mut out, &[10]);
+        out.wrote(4);
+        assert_eq!(out.resume(30).unwrap(), 30, "a new connection resends from a frame boundary");
+        assert!(!out.is_cut());
+        assert_eq!(out.unwritten().len(), 10);
     }
 
     #[test]

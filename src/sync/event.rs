@@ -52,6 +52,14 @@ impl Event {
 
     /// Sets the flag and wakes every waiting task.
     pub fn set(&self) {
+        // Already set: the set that set it woke every task waiting then, and a wait that starts
+        // later finds the flag (it looks again under the lock). A clear that happens before this
+        // call is seen here, so only a set racing a clear may return early, and it may be taken
+        // to have come first. (A link's writer is woken once per message queued: this is the
+        // common case.)
+        if self.set.load(Ordering::Acquire) {
+            return;
+        }
         let mut wake = WakeList::default();
         {
             let mut waiters = self.waiters.lock();
