@@ -179,6 +179,49 @@ fn messages_from_one_sender_arrive_in_order() {
     });
 }
 
+/// A receiving node whose one worker runs both the link's reader and the receiving task: the
+/// reader hands over a turn's worth of messages and lets the task run, so a flood from a peer
+/// does not pile up in the mailbox (it grew to millions of messages before, all of a run).
+#[test]
+fn a_flood_from_a_peer_does_not_pile_up_in_the_receivers_mailbox() {
+    let _guard = common::watchdog(Duration::from_secs(60));
+    const N: u64 = if cfg!(debug_assertions) { 100_000 } else { 300_000 };
+    let receiving = rycos::Runtime::builder().worker_threads(1).build().unwrap();
+    let (a, sink, most_queued) = receiving.block_on(async {
+        let a = node("a", "secret").await;
+        let (sink, most_queued) = rycos::spawn_task_joinable(|cx: Cx<u64>| async move {
+            let mut most_queued = 0;
+            for expected in 0..N {
+                assert_eq!(cx.receive().await, Some(expected), "out of order");
+                most_queued = most_queued.max(cx.pending_messages());
+            }
+            most_queued
+        });
+        a.register("sink", &sink).unwrap();
+        (a, sink, most_queued)
+    });
+    runtime().block_on(async {
+        let b = node("b", "secret").await;
+        b.peer(a.location().addr()).await.unwrap();
+        let remote = b.locate::<u64>("sink", LONG).await.unwrap();
+        let mut n = 0;
+        while n < N {
+            match remote.send(n) {
+                Ok(()) => n += 1,
+                Err(SendError::Full(_)) => rycos::yield_now().await,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let most_queued = receiving.block_on(most_queued).unwrap();
+        // A turn is 128 envelopes, and the task usually runs after each (about 10 turns at worst
+        // seen; without the turns, a third of the flood queued at once).
+        assert!(most_queued < 10_000, "{most_queued} of {N} messages queued at once");
+        b.shutdown().await;
+    });
+    drop(sink);
+    receiving.block_on(a.shutdown());
+}
+
 /// What was sent before `shutdown` reaches the peer when the shutdown is awaited, even if the
 /// sender's runtime (which runs the link's writer) is dropped right after.
 #[test]
