@@ -354,6 +354,38 @@ mod tests {
     }
 
     #[test]
+    fn the_send_fast_path_agrees_with_decode_on_random_bodies() {
+        // Short bodies behind the send tag, mostly continuation bytes and small lengths, so
+        // that varints of every width, over-long ones and lengths near the rest all come up.
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut sends = 0;
+        for _ in 0..200_000 {
+            let len = (next() % 16) as usize;
+            let mut body = vec![SEND_TAG];
+            body.extend((0..len).map(|_| match next() % 4 {
+                0 => 0x80 | (next() as u8 & 0x7f),
+                1 => 0xff,
+                2 => next() as u8 % 8,
+                _ => next() as u8,
+            }));
+            let decoded = match Envelope::decode(&body) {
+                Ok(Envelope::Send { to, payload }) => Some((to, payload)),
+                _ => None,
+            };
+            let peeked = Envelope::peek_send(&body).map(|(to, payload)| (to, payload.to_vec()));
+            assert_eq!(peeked, decoded, "{body:02x?}");
+            sends += usize::from(decoded.is_some());
+        }
+        assert!(sends > 2_000, "only {sends} bodies were sends: the generator misses the decoder");
+    }
+
+    #[test]
     fn the_send_encoder_writes_what_the_envelope_encoder_writes() {
         // Every varint width for the task and the length: 1, 2 and 10 bytes; 1, 2 and 3.
         for to in [0, 1, 127, 128, 300, u64::MAX] {
