@@ -10,6 +10,8 @@
 //! and the load generator each have their own file-descriptor limit and their own runtime. Both
 //! raise their soft limit on open files to the hard limit.
 
+#[path = "support/logging.rs"]
+mod logging;
 #[path = "support/mod.rs"]
 mod support;
 
@@ -42,6 +44,7 @@ struct Args {
 const SPARE_FDS: u64 = 64;
 
 fn main() -> std::io::Result<()> {
+    logging::init();
     let args = Args::parse();
     if args.serve {
         return serve(args.connections);

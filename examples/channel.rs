@@ -6,6 +6,9 @@
 //! cargo run --release --example channel
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use rycos::channel::Channel;
 use rycos::{Cx, JoinHandle};
 use std::time::Duration;
@@ -78,6 +81,7 @@ pub async fn run(n: u64) -> Vec<(usize, u64)> {
 
 #[allow(dead_code)]
 fn main() {
+    logging::init();
     for (i, (count, sum)) in rycos::block_on(run(1000)).into_iter().enumerate() {
         println!("consumer {i}: {count} numbers, sum {sum}");
     }

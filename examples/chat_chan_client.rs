@@ -7,6 +7,9 @@
 //! cargo run --release --example chat_chan_client -- 127.0.0.1:8030 alice [--log]
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 #[path = "support/chat.rs"]
 mod chat;
 
@@ -35,6 +38,7 @@ pub async fn connect(addr: SocketAddr, nick: &str) -> io::Result<(Channel<String
 
 #[allow(dead_code)]
 fn main() -> io::Result<()> {
+    logging::init();
     let mut args = std::env::args().skip(1);
     let addr: SocketAddr =
         args.next().unwrap_or_else(|| "127.0.0.1:8030".into()).parse().map_err(io::Error::other)?;

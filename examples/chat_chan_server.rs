@@ -8,6 +8,9 @@
 //! cargo run --release --example chat_chan_client -- 127.0.0.1:8030 alice
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use futures::io::AsyncBufReadExt;
 use rycos::Cx;
 use rycos::channel::Channel;
@@ -58,6 +61,7 @@ pub async fn serve(listener: TcpListener, room: Channel<Said>) -> io::Result<()>
 
 #[allow(dead_code)]
 fn main() -> io::Result<()> {
+    logging::init();
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8030".into());
     rycos::block_on(async {
         let listener = TcpListener::bind(&addr)?;

@@ -7,6 +7,9 @@
 //! cargo run --release --example chat_client -- 127.0.0.1:8020
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 #[path = "support/chat.rs"]
 mod chat;
 
@@ -38,6 +41,7 @@ pub async fn send_lines<R: BufRead + Send + 'static>(conn: &TcpStream, input: R)
 
 #[allow(dead_code)]
 fn main() -> io::Result<()> {
+    logging::init();
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8020".into());
     rycos::block_on(async {
         let conn = TcpStream::connect(&addr).await?;

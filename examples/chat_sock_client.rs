@@ -6,6 +6,9 @@
 //! cargo run --release --example chat_sock_client -- 127.0.0.1:8020
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 #[path = "support/chat.rs"]
 mod chat;
 
@@ -14,6 +17,7 @@ use std::io::{self, BufRead};
 
 #[allow(dead_code)]
 fn main() -> io::Result<()> {
+    logging::init();
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8020".into());
     rycos::block_on(async {
         let conn = TcpStream::connect(&addr).await?;

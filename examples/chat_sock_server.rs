@@ -6,6 +6,9 @@
 //! cargo run --release --example chat_sock_server -- 127.0.0.1:8020
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use futures::io::AsyncBufReadExt;
 use rycos::net::{TcpListener, TcpStream};
 use rycos::{Cx, TaskRef};
@@ -84,6 +87,7 @@ pub async fn serve(listener: TcpListener) -> io::Result<()> {
 
 #[allow(dead_code)]
 fn main() -> io::Result<()> {
+    logging::init();
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8020".into());
     rycos::block_on(async {
         let listener = TcpListener::bind(&addr)?;

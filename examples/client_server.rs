@@ -5,6 +5,9 @@
 //! cargo run --release --example client_server
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use rycos::{Cx, TaskRef};
 use std::time::Duration;
 
@@ -38,6 +41,7 @@ pub fn run(clients: u32, messages_each: u32) -> Vec<String> {
 
 #[allow(dead_code)]
 fn main() {
+    logging::init();
     let received = run(10, 3);
     println!("{} messages received", received.len());
 }

@@ -5,6 +5,9 @@
 //! cargo run --release --example condition
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use rycos::sync::{Condition, Lock};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -87,6 +90,7 @@ pub async fn run(producers: u64, per_producer: u64, consumers: usize, capacity: 
 
 #[allow(dead_code)]
 fn main() {
+    logging::init();
     let results = rycos::block_on(run(4, 10_000, 3, 8));
     for (i, (count, sum)) in results.iter().enumerate() {
         println!("consumer {i}: {count} items, sum {sum}");

@@ -6,6 +6,9 @@
 //! cargo run --release --example db_cursor
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use rusqlite::Connection;
 use std::io;
 use std::sync::Arc;
@@ -90,6 +93,7 @@ pub async fn run(rows: u64) -> io::Result<(u64, u64, u64)> {
 
 #[allow(dead_code)]
 fn main() -> io::Result<()> {
+    logging::init();
     let (count, sum, ticks) = rycos::block_on(run(1_000_000))?;
     println!("{count} rows, sum {sum}; the ticker ticked {ticks} times while the database worked");
     Ok(())

@@ -13,6 +13,9 @@
 //! Broadcasts do not cross routers, nor reach loopback: two nodes on one host that listen
 //! only on 127.0.0.1 do not find each other this way (`Node::peer` links them directly).
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use rycos::dist::{Location, Node, PeerEvent};
 use rycos::{Cx, TaskRef};
 use serde::{Deserialize, Serialize};
@@ -124,6 +127,7 @@ struct Args {
 
 #[allow(dead_code)] // a module of the tests, which have their own `main`
 fn main() {
+    logging::init();
     let args: Args = clap::Parser::parse();
     let runtime = rycos::Runtime::new().unwrap();
     let outcome = runtime.block_on(run(

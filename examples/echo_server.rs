@@ -4,6 +4,8 @@
 //! cargo run --release --example echo_server -- --addr 127.0.0.1:7000
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
 #[path = "support/mod.rs"]
 mod support;
 
@@ -21,6 +23,7 @@ struct Args {
 }
 
 fn main() -> std::io::Result<()> {
+    logging::init();
     let args = Args::parse();
     support::fdlimit::raise_to_hard_limit(1024);
     let mut builder = rycos::Runtime::builder();

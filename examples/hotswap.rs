@@ -6,6 +6,9 @@
 //! cargo run --release --example hotswap
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use rycos::task::Builder;
 use rycos::{Cx, TaskRef};
 use std::sync::Arc;
@@ -99,6 +102,7 @@ pub fn verify(answers: &[Vec<Answer>], requests: u32) -> Result<[usize; 4], Stri
 
 #[allow(dead_code)]
 fn main() {
+    logging::init();
     let requests = 50_000;
     let answers = rycos::block_on(run(8, requests));
     match verify(&answers, requests) {

@@ -5,6 +5,8 @@
 //! cargo run --release --example loadgen -- --addr 127.0.0.1:7443 --tls-ca ca.pem
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
 #[path = "support/mod.rs"]
 mod support;
 
@@ -38,6 +40,7 @@ struct Args {
 }
 
 fn main() -> std::io::Result<()> {
+    logging::init();
     let args = Args::parse();
     support::fdlimit::raise_to_hard_limit(args.connections as u64 + 64);
     let mut builder = rycos::Runtime::builder();

@@ -5,6 +5,9 @@
 //! cargo run --release --example pipe_csum -- [FILE]     # default: 64 MiB of generated data
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use rycos::io::prelude::*;
 use rycos::process::Command;
 use std::io;
@@ -39,6 +42,7 @@ pub fn generated(megabytes: usize) -> impl Iterator<Item = Vec<u8>> + Send + 'st
 
 #[allow(dead_code)]
 fn main() -> io::Result<()> {
+    logging::init();
     rycos::block_on(async {
         let digest = match std::env::args().nth(1) {
             Some(path) => {

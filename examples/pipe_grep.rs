@@ -5,6 +5,9 @@
 //! cargo run --release --example pipe_grep -- [PATTERN]
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use rycos::process::{Command, Pipeline};
 use std::io;
 
@@ -21,6 +24,7 @@ pub async fn count_matches(text: String, pattern: &str) -> io::Result<usize> {
 
 #[allow(dead_code)]
 fn main() -> io::Result<()> {
+    logging::init();
     let pattern = std::env::args().nth(1).unwrap_or_else(|| "rycos".into());
     rycos::block_on(async {
         let text: String =

@@ -12,6 +12,9 @@
 //! Both roles are in this one file, so both name the message type alike (a remote name is
 //! type-checked by the type's module path).
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use rycos::dist::Node;
 use rycos::{Cx, Exit, ExitReason, RegisterError};
 use serde::{Deserialize, Serialize};
@@ -101,6 +104,7 @@ async fn next_exit(cx: &Cx<Exit>, target: &rycos::TaskRef<Order>) -> Result<Exit
 
 #[allow(dead_code)] // a module of the tests, which have their own `main`
 fn main() {
+    logging::init();
     let mut args = std::env::args().skip(1);
     let role = args.next().unwrap_or_default();
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:9706".into());

@@ -6,6 +6,9 @@
 //! cargo run --release --example remote_task_client -- 127.0.0.1:9705 my-secret hello world
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 // A remote name is type-checked by the message type's module path (crate name left out), so
 // the server, the client and the tests that include them reach `Request` by one path,
 // `upper::Request`: the module sits at the root of whichever crate this file is part of (the
@@ -52,6 +55,7 @@ pub async fn ask(
 
 #[allow(dead_code)]
 fn main() {
+    logging::init();
     let mut args = std::env::args().skip(1);
     let server = args.next().unwrap_or_else(|| "127.0.0.1:9705".into());
     let secret = args.next().unwrap_or_else(|| "rycos".into());

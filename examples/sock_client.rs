@@ -4,6 +4,9 @@
 //! cargo run --release --example sock_client -- 127.0.0.1:8010 5
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use rycos::net::TcpStream;
 use std::io;
 use std::net::SocketAddr;
@@ -21,6 +24,7 @@ pub async fn run(server: SocketAddr, count: usize) -> io::Result<Vec<String>> {
 
 #[allow(dead_code)]
 fn main() -> io::Result<()> {
+    logging::init();
     let mut args = std::env::args().skip(1);
     let server = args.next().unwrap_or_else(|| "127.0.0.1:8010".into());
     let count = args.next().and_then(|n| n.parse().ok()).unwrap_or(5);

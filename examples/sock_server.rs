@@ -5,6 +5,9 @@
 //! cargo run --release --example sock_server -- 127.0.0.1:8010
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use rycos::net::{TcpListener, TcpStream};
 use std::io;
 
@@ -40,6 +43,7 @@ pub async fn serve(listener: TcpListener) -> io::Result<()> {
 
 #[allow(dead_code)]
 fn main() -> io::Result<()> {
+    logging::init();
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8010".into());
     rycos::block_on(async {
         let listener = TcpListener::bind(&addr)?;

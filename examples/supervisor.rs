@@ -10,6 +10,9 @@
 //! cargo run --release --example supervisor
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use rycos::{Cx, Exit, ExitReason, TaskRef};
 use std::time::{Duration, Instant};
 
@@ -110,6 +113,7 @@ pub fn run(jobs: u32, limit: RestartLimit) -> Outcome {
 
 #[allow(dead_code)]
 fn main() {
+    logging::init();
     let generous = RestartLimit { max_restarts: 10, period: Duration::from_secs(10) };
     println!("with a generous limit: {:?}", run(30, generous));
     let strict = RestartLimit { max_restarts: 2, period: Duration::from_secs(60) };

@@ -4,6 +4,9 @@
 //! cargo run --release --example tasks [count]
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use std::time::{Duration, Instant};
 
 /// Spawns `count` tasks sleeping 0–100 ms each; returns how many finished.
@@ -38,6 +41,7 @@ pub fn run(count: usize) -> usize {
 
 #[allow(dead_code)]
 fn main() {
+    logging::init();
     let count = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     assert_eq!(run(count), count);
 }

@@ -10,6 +10,9 @@
 //! With `--serve` the server runs until killed, echoing every connection, and leaves its PEM
 //! files (the CA to trust is `ca.pem`) in the `--pki` directory.
 
+#[path = "support/logging.rs"]
+mod logging;
+
 #[path = "support/certs.rs"]
 #[allow(dead_code)]
 mod certs;
@@ -89,6 +92,7 @@ struct Args {
 
 #[allow(dead_code)]
 fn main() -> io::Result<()> {
+    logging::init();
     let args = Args::parse();
     rycos::block_on(async {
         let Some(addr) = args.serve else {

@@ -4,6 +4,9 @@
 //! cargo run --release --example tour
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use rycos::{Cx, Exit, ExitReason, TaskRef};
 use std::time::{Duration, Instant};
 
@@ -167,5 +170,6 @@ pub fn run() {
 
 #[allow(dead_code)]
 fn main() {
+    logging::init();
     run();
 }

@@ -7,6 +7,9 @@
 //! cargo run --release --example udp -- --connect 127.0.0.1:9000  # only the clients
 //! ```
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use clap::Parser;
 use rycos::net::UdpSocket;
 use std::io;
@@ -75,6 +78,7 @@ struct Args {
 
 #[allow(dead_code)]
 fn main() -> io::Result<()> {
+    logging::init();
     let args = Args::parse();
     rycos::block_on(async {
         let replies = match (args.serve, args.connect) {

@@ -21,6 +21,9 @@
 //!
 //! GET and HEAD answer `pong`; a request with a body answers how many bytes it got.
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use rycos::net::{TcpListener, TcpStream};
 use std::io;
 use std::net::Shutdown;
@@ -331,6 +334,7 @@ pub async fn serve(listener: TcpListener) -> io::Result<()> {
 
 #[allow(dead_code)]
 fn main() -> io::Result<()> {
+    logging::init();
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8080".into());
     rycos::block_on(async {
         let listener = TcpListener::bind_with_backlog(&addr, 4096)?;

@@ -2,6 +2,8 @@
 //! `remote_task_server` (the ignored test `child_upper_server`) or `remote_monitor`
 //! (`child_monitored_server`), talks to it over loopback, asks it to stop, or kills it with
 //! SIGKILL under a monitor and a deliver.
+// Each example brings its own copy of examples/support/logging.rs.
+#![allow(clippy::duplicate_mod)]
 mod common;
 
 #[path = "../examples/remote_monitor.rs"]

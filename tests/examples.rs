@@ -1,4 +1,6 @@
 //! The examples run as part of the test suite (smaller where they take a size).
+// Each example brings its own copy of examples/support/logging.rs.
+#![allow(clippy::duplicate_mod)]
 mod common;
 use common::watchdog;
 use std::time::Duration;

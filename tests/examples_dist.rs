@@ -1,6 +1,8 @@
 //! The distribution examples, run as tests: `remote_task_server` and `remote_task_client` on two
 //! nodes of one process. (The same pair across processes, and a server killed under a client:
 //! `dist_process.rs`.)
+// Each example brings its own copy of examples/support/logging.rs.
+#![allow(clippy::duplicate_mod)]
 mod common;
 
 #[path = "../examples/remote_task_client.rs"]

@@ -1,6 +1,7 @@
 //! The networking examples, run as tests.
 // Each example is a standalone binary that includes the shared support code it needs, so gathering
-// several of them here loads `support/certs.rs` twice (once through `tls_echo`).
+// several of them here loads `support/certs.rs` twice (once through `tls_echo`), and each brings
+// its own copy of `support/logging.rs`.
 #![allow(clippy::duplicate_mod)]
 mod common;
 use common::*;

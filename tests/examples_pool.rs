@@ -1,4 +1,6 @@
 //! The blocking-pool examples (pipes, files, a database, stdin through the pool), run as tests.
+// Each example brings its own copy of examples/support/logging.rs.
+#![allow(clippy::duplicate_mod)]
 mod common;
 use common::*;
 use std::time::Duration;

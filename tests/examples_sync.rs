@@ -1,4 +1,6 @@
 //! The examples of synchronisation, channels and hot swap, run as tests.
+// Each example brings its own copy of examples/support/logging.rs.
+#![allow(clippy::duplicate_mod)]
 mod common;
 use common::*;
 use std::time::Duration;

@@ -542,7 +542,7 @@ impl Link {
             if let Err(why) =
                 writer.write_loop(&mut write_half, &writer_stream, generation, dialled_here).await
             {
-                tracing::debug!(target: "rycos::dist", peer = %writer.location, "{why}");
+                tracing::debug!(target: "rycos::dist", peer = %writer.location, reason = %why, "writer stopped");
                 writer.out.lock().write_failed = Some((generation, why));
                 // The reader sees the closed socket and decides.
                 writer_stream.close();
@@ -844,7 +844,7 @@ impl Link {
                 return;
             }
         }
-        tracing::debug!(target: "rycos::dist", peer = %self.location, "connection lost ({why}); redialling for {grace:?}");
+        tracing::info!(target: "rycos::dist", peer = %self.location, reason = %why, ?grace, "connection lost; redialling");
         let deadline = Instant::now() + grace;
         let reconnected = || self.out.lock().generation != generation;
         if !dialled_here {

@@ -830,17 +830,17 @@ async fn accept_loop(node: Weak<NodeInner>, listener: Arc<TcpListener>) {
                 let node = inner.clone();
                 inner.runtime.spawn(async move {
                     if let Err(e) = node.handshake_and_install(stream, None, None).await {
-                        tracing::warn!(target: "rycos::dist", node = %node.location, %from, "refused a peer: {e}");
+                        tracing::warn!(target: "rycos::dist", node = %node.location, %from, error = %e, "refused a peer");
                     }
                 });
             }
             Err(e) if is_fatal_accept_error(&e) => {
-                tracing::debug!(target: "rycos::dist", node = %inner.location, "stopped listening: {e}");
+                tracing::debug!(target: "rycos::dist", node = %inner.location, error = %e, "stopped listening");
                 return;
             }
             Err(e) => {
                 // Out of descriptors and the like: keep serving, after a pause.
-                tracing::warn!(target: "rycos::dist", node = %inner.location, "accept failed: {e}");
+                tracing::warn!(target: "rycos::dist", node = %inner.location, error = %e, "accept failed");
                 drop(inner);
                 crate::time::sleep(Duration::from_millis(50)).await;
             }
@@ -869,8 +869,8 @@ async fn keep_dialling(node: Weak<NodeInner>, addr: String) {
                 }
             }
             Err(e) => {
-                tracing::warn!(target: "rycos::dist", node = %inner.location, peer = %addr,
-                    "could not link to a static peer (retrying in {backoff:?}): {e}");
+                tracing::warn!(target: "rycos::dist", node = %inner.location, peer = %addr, error = %e,
+                    retry_in = ?backoff, "could not link to a static peer");
                 drop(inner);
                 crate::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(30));
@@ -1030,6 +1030,9 @@ impl NodeInner {
         if attached && first {
             tracing::info!(target: "rycos::dist", node = %self.location, peer = %link.location, "peer up");
             self.emit(PeerEvent::Up(link.location.clone()));
+        } else if attached {
+            tracing::info!(target: "rycos::dist", node = %self.location, peer = %link.location,
+                "link reconnected");
         }
         Ok(link)
     }
@@ -1150,7 +1153,7 @@ impl NodeInner {
                 let addr = link.redial_addr();
                 if let Err(e) = node.dial(&addr, Some(&link)).await {
                     tracing::debug!(target: "rycos::dist", node = %node.location, peer = %link.location,
-                        "redial of {addr} failed: {e}");
+                        %addr, error = %e, "redial failed");
                 }
             })
         })
@@ -1175,7 +1178,7 @@ impl NodeInner {
             }
         }
         let why = link.down_reason().map(|r| r.to_string()).unwrap_or_default();
-        tracing::warn!(target: "rycos::dist", node = %self.location, peer = %link.location, "peer down: {why}");
+        tracing::warn!(target: "rycos::dist", node = %self.location, peer = %link.location, reason = %why, "peer down");
         let waiting: Vec<_> = self.locates.lock().values().cloned().collect();
         for answers in waiting {
             let _ = answers.unbounded_send((link.id, Answer::PeerDown));
@@ -1286,7 +1289,7 @@ impl NodeInner {
                 }
                 Err(e) => {
                     tracing::warn!(target: "rycos::dist", node = %node.location, peer = %announcement.name,
-                    %addr, "could not link to a discovered peer: {e}")
+                    %addr, error = %e, "could not link to a discovered peer")
                 }
             }
             node.discovering.lock().remove(&id);

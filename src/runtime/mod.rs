@@ -36,6 +36,7 @@ mod park;
 mod queue;
 mod services;
 mod shared;
+mod snapshot;
 pub(crate) mod task;
 mod worker;
 
@@ -44,6 +45,7 @@ mod loom_runtime;
 
 pub use builder::Builder;
 pub use context::EnterGuard;
+pub use snapshot::{RuntimeSnapshot, TaskSnapshot, TaskState, WorkerSnapshot};
 
 pub(crate) use shared::{Shared, Spawn, Spawned, TaskOptions};
 
@@ -142,6 +144,7 @@ impl Runtime {
     }
 
     /// Spawns a future; see [`Handle::spawn`].
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -243,6 +246,11 @@ impl Runtime {
     pub fn metrics(&self) -> RuntimeMetrics {
         self.handle.metrics()
     }
+
+    /// The runtime's workers and live tasks as they are now; see [`Handle::snapshot`].
+    pub fn snapshot(&self) -> RuntimeSnapshot {
+        self.handle.snapshot()
+    }
 }
 
 impl Drop for Runtime {
@@ -337,6 +345,7 @@ impl Handle {
     /// Spawns a future as a task. If the runtime has shut down, the future is dropped and the
     /// handle resolves to a cancelled [`JoinError`](crate::JoinError); see also
     /// [`try_spawn`](Handle::try_spawn).
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -346,6 +355,7 @@ impl Handle {
     }
 
     /// Spawns a future, or fails if the runtime has shut down.
+    #[track_caller]
     pub fn try_spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, SpawnError>
     where
         F: Future + Send + 'static,
@@ -354,6 +364,7 @@ impl Handle {
         self.spawn_with(future, &TaskOptions::default()).map_err(|_| SpawnError::shutdown())
     }
 
+    #[track_caller]
     pub(crate) fn spawn_with<F>(
         &self,
         future: F,
@@ -363,7 +374,11 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let spawned = self.spawn_raw(future, (), Spawn { join: true, handles: 0, options });
+        let spawned = self.spawn_raw(
+            future,
+            (),
+            Spawn { join: true, handles: 0, options, location: std::panic::Location::caller() },
+        );
         // SAFETY: spawned with `join = true` and this output type.
         let handle = unsafe { spawned.task.join_handle::<F::Output>() };
         if spawned.accepted { Ok(handle) } else { Err(handle) }

@@ -117,6 +117,21 @@ impl OwnedTasks {
         newly
     }
 
+    /// Every listed task, each with a reference of its own (release it with
+    /// `drop_reference`). One shard is locked at a time, only to copy its pointers: the workers
+    /// listing and unlisting tasks meanwhile wait for a few microseconds at most.
+    pub(crate) fn listed(&self) -> Vec<RawTask> {
+        let mut all = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for task in shard.slots.iter().flatten() {
+                task.ref_inc();
+                all.push(*task);
+            }
+        }
+        all
+    }
+
     /// Takes every listed task out of every shard, with its reference; the caller cancels them.
     /// Safe to call from several threads: each task is handed to exactly one caller.
     pub(crate) fn drain(&self) -> Vec<RawTask> {

@@ -28,6 +28,8 @@ pub(crate) struct Spawn<'a> {
     /// How many sender handles (`TaskRef`s) the layer above makes for it.
     pub(crate) handles: usize,
     pub(crate) options: &'a TaskOptions,
+    /// The source line that spawned it.
+    pub(crate) location: &'static std::panic::Location<'static>,
 }
 
 /// A task just spawned, and whether the runtime took it: after shutdown it did not (the task was
@@ -143,8 +145,9 @@ impl Shared {
         mailbox: M,
         spec: Spawn<'_>,
     ) -> Spawned {
-        let Spawn { join, handles, options } = spec;
-        let task = task::allocate(body, this.clone(), mailbox, join, handles, options.daemon);
+        let Spawn { join, handles, options, location } = spec;
+        let stats = task::Stats::new(location, this.driver.timers.coarse_ms());
+        let task = task::allocate(body, this.clone(), mailbox, join, handles, options.daemon, stats);
         if let Some(name) = &options.name {
             task.raw.extras().set_name(name.clone());
         }

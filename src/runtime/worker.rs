@@ -131,6 +131,9 @@ struct AbortOnPanic;
 
 impl Drop for AbortOnPanic {
     fn drop(&mut self) {
+        tracing::error!(target: "rycos::runtime", "a worker thread panicked inside the runtime (a bug in rycos); aborting");
+        // The one line the library writes itself: the process ends here, with or without a
+        // subscriber to hear the event.
         eprintln!("rycos: a worker thread panicked inside the runtime (a bug in rycos); aborting");
         std::process::abort();
     }
@@ -203,6 +206,7 @@ impl Worker {
         // Counted before the poll, so whoever learns of the task's progress sees the count.
         // Only this worker writes it: a plain load and store, no locked instruction.
         entry.activity.polls.store(entry.activity.polls.load(Relaxed) + 1, Relaxed);
+        task.stats().note_poll(self.shared.driver.timers.coarse_ms());
         coop::budgeted(|| task.run());
         entry.activity.running.store(0, Relaxed);
 

@@ -69,6 +69,7 @@ impl Builder {
     }
 
     /// Spawns a future. After shutdown the handle reports cancellation.
+    #[track_caller]
     pub fn spawn<F>(self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -78,6 +79,7 @@ impl Builder {
     }
 
     /// Spawns a future, or fails if the runtime has shut down.
+    #[track_caller]
     pub fn try_spawn<F>(self, future: F) -> Result<JoinHandle<F::Output>, SpawnError>
     where
         F: Future + Send + 'static,
@@ -88,6 +90,7 @@ impl Builder {
 
     /// Spawns a task with a mailbox. After shutdown the returned handle refers to a task that
     /// has already ended (sends return their message).
+    #[track_caller]
     pub fn spawn_task<M, F>(self, start: F) -> TaskRef<M>
     where
         M: Send + 'static,
@@ -97,6 +100,7 @@ impl Builder {
     }
 
     /// Spawns a task with a mailbox, or fails if the runtime has shut down.
+    #[track_caller]
     pub fn try_spawn_task<M, F>(self, start: F) -> Result<TaskRef<M>, SpawnError>
     where
         M: Send + 'static,
@@ -107,6 +111,7 @@ impl Builder {
     }
 
     /// Spawns a task with a mailbox and a handle to its result.
+    #[track_caller]
     pub fn spawn_task_joinable<M, F>(self, start: F) -> (TaskRef<M>, JoinHandle<TaskOutput<M, F>>)
     where
         M: Send + 'static,

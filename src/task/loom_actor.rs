@@ -10,7 +10,7 @@ use crate::loom::sync::atomic::AtomicBool;
 use crate::loom::thread;
 use crate::runtime::Runtime;
 use crate::runtime::task::loom_task::{Drops, Flag, Token, ToyScheduler};
-use crate::runtime::task::{Schedule, allocate};
+use crate::runtime::task::{Schedule, Stats, allocate};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -30,7 +30,15 @@ fn mailbox_send_and_last_handle_drop_race_with_receive() {
             }
             got
         });
-        let task = allocate(body, sched.clone(), new_mailbox::<u32>(None), true, 1, false);
+        let task = allocate(
+            body,
+            sched.clone(),
+            new_mailbox::<u32>(None),
+            true,
+            1,
+            false,
+            Stats::new(std::panic::Location::caller(), 0),
+        );
         task.raw.drop_reference(); // no owner list
         sched.schedule(task.notified());
         // SAFETY: allocated with a join handle, a Mailbox<u32> and one handle.
@@ -65,7 +73,15 @@ fn send_races_with_task_completion() {
         let body = ActorBody::<_, _, Token>::new(|cx: Cx<Token>| async move {
             drop(cx.receive().await);
         });
-        let task = allocate(body, sched.clone(), new_mailbox::<Token>(None), false, 1, false);
+        let task = allocate(
+            body,
+            sched.clone(),
+            new_mailbox::<Token>(None),
+            false,
+            1,
+            false,
+            Stats::new(std::panic::Location::caller(), 0),
+        );
         task.raw.drop_reference();
         sched.schedule(task.notified());
         // SAFETY: allocated with a Mailbox<Token> and one handle.
@@ -138,7 +154,15 @@ fn hot_swap_request_races_with_the_task_end() {
             // Ends when the last handle goes (`None`), unless a swap comes first.
             let _ = cx.receive().await;
         });
-        let task = allocate(body, sched.clone(), new_mailbox::<u32>(None), false, 1, false);
+        let task = allocate(
+            body,
+            sched.clone(),
+            new_mailbox::<u32>(None),
+            false,
+            1,
+            false,
+            Stats::new(std::panic::Location::caller(), 0),
+        );
         task.raw.drop_reference();
         sched.schedule(task.notified());
         // SAFETY: allocated with a Mailbox<u32> and one handle.

@@ -576,6 +576,16 @@ impl<M> Inner<M> {
 }
 
 impl<M: Send + 'static> crate::runtime::task::MailboxSlot for Mailbox<M> {
+    fn probe(&self) -> crate::runtime::task::MailboxProbe {
+        let inner = self.inner.lock();
+        crate::runtime::task::MailboxProbe {
+            present: true,
+            len: inner.queue.len(),
+            receiving: inner.owner_waiting || inner.slow.as_ref().is_some_and(|s| s.receiver.is_some()),
+            suspended: inner.suspended,
+        }
+    }
+
     fn resume(&self, owner: RawTask, value: Box<dyn Any + Send>) -> bool {
         let wake = {
             let mut inner = self.inner.lock();

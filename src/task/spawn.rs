@@ -117,6 +117,7 @@ pub(crate) struct SpawnedActor<M, T> {
 
 impl Handle {
     /// Spawns a task with a mailbox; see [`crate::spawn_task`].
+    #[track_caller]
     pub fn spawn_task<M, F>(&self, start: F) -> TaskRef<M>
     where
         M: Send + 'static,
@@ -127,6 +128,7 @@ impl Handle {
 
     /// Spawns a mailbox task with a mailbox of `capacity` (unbounded if `None`), and a join
     /// handle if `join`.
+    #[track_caller]
     pub(crate) fn spawn_actor<M, F>(
         &self,
         start: F,
@@ -139,7 +141,11 @@ impl Handle {
         F: TaskFn<M>,
     {
         let body = ActorBody::<F, F::Fut, M>::new(start);
-        let spawned = self.spawn_raw(body, new_mailbox::<M>(capacity), Spawn { join, handles: 1, options });
+        let spawned = self.spawn_raw(
+            body,
+            new_mailbox::<M>(capacity),
+            Spawn { join, handles: 1, options, location: std::panic::Location::caller() },
+        );
         // SAFETY: spawned with a Mailbox<M> counting one handle.
         let task = unsafe { TaskRef::from_raw(spawned.task.raw) };
         // SAFETY: spawned with a join handle exactly when `join`, for this output type.
@@ -150,6 +156,7 @@ impl Handle {
 
 impl Runtime {
     /// Spawns a task with a mailbox; see [`crate::spawn_task`].
+    #[track_caller]
     pub fn spawn_task<M, F>(&self, start: F) -> TaskRef<M>
     where
         M: Send + 'static,

@@ -138,7 +138,7 @@ impl Reactor {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return 0,
             Err(e) => {
                 // Nothing sensible to do but report it and not spin.
-                eprintln!("rycos: polling for I/O events failed: {e}");
+                tracing::error!(target: "rycos::runtime", error = %e, "polling for I/O events failed");
                 std::thread::sleep(Duration::from_millis(1));
                 return 0;
             }

@@ -4,7 +4,7 @@
 pub(crate) use super::wheel::Key;
 use super::wheel::{TICK_SHIFT, Wheel};
 use crate::loom::sync::Mutex;
-use crate::loom::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use crate::loom::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -17,11 +17,19 @@ pub(crate) struct Timers {
     wheel: Mutex<Wheel>,
     /// The tick the earliest timer is due (`u64::MAX`: none); read without the lock.
     next: AtomicU64,
+    /// Milliseconds since `start` when a worker last read the clock (every timer check does):
+    /// the time task statistics stamp each poll with, without a clock read per poll.
+    coarse_ms: AtomicU64,
 }
 
 impl Timers {
     pub(crate) fn new() -> Timers {
-        Timers { start: Instant::now(), wheel: Mutex::new(Wheel::new()), next: AtomicU64::new(u64::MAX) }
+        Timers {
+            start: Instant::now(),
+            wheel: Mutex::new(Wheel::new()),
+            next: AtomicU64::new(u64::MAX),
+            coarse_ms: AtomicU64::new(0),
+        }
     }
 
     /// The first tick that starts at or after `t` (timers never fire early).
@@ -34,7 +42,23 @@ impl Timers {
     /// The tick now is in.
     fn now_tick(&self) -> u64 {
         let nanos = self.start.elapsed().as_nanos();
+        let ms = u64::try_from(nanos / 1_000_000).unwrap_or(u64::MAX);
+        // Written once a millisecond at most, not on every look (workers share the line).
+        if ms > self.coarse_ms.load(Relaxed) {
+            self.coarse_ms.fetch_max(ms, Relaxed);
+        }
         u64::try_from(nanos >> TICK_SHIFT).unwrap_or(u64::MAX - 1)
+    }
+
+    /// When the runtime started: the zero of every time kept in milliseconds.
+    pub(crate) fn start(&self) -> Instant {
+        self.start
+    }
+
+    /// Milliseconds since the start as of the last timer check on any worker: at most a few
+    /// milliseconds behind on a running runtime, further on one whose workers all sleep.
+    pub(crate) fn coarse_ms(&self) -> u64 {
+        self.coarse_ms.load(Relaxed)
     }
 
     pub(crate) fn instant_of(&self, tick: u64) -> Instant {

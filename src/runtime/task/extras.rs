@@ -173,6 +173,11 @@ impl Extras {
         self.name.get()
     }
 
+    /// Exit hooks waiting for the task's end.
+    pub(crate) fn hook_count(&self) -> usize {
+        self.inner.lock().hooks.len()
+    }
+
     pub(super) fn set_panic_message(&self, message: String) {
         self.inner.lock().panic_message = Some(message);
     }

@@ -6,7 +6,7 @@
 
 use super::raw::{Cell, Header, Notified, RawTask, Stage, Vtable};
 use super::state::{Outcome, TransitionToIdle, TransitionToRunning};
-use super::{JoinError, MailboxSlot, Schedule, TaskBody, current};
+use super::{JoinError, MailboxProbe, MailboxSlot, Schedule, TaskBody, current};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::ptr::NonNull;
@@ -22,6 +22,7 @@ pub(super) fn vtable<T: TaskBody, S: Schedule, M: MailboxSlot>() -> &'static Vta
         shutdown: shutdown::<T, S, M>,
         set_daemon: set_daemon::<T, S, M>,
         resume: resume::<T, S, M>,
+        probe: probe::<T, S, M>,
     }
 }
 
@@ -163,9 +164,21 @@ impl<T: TaskBody, S: Schedule, M: MailboxSlot> Harness<T, S, M> {
             Err(_) => Outcome::Terminated,
         };
         if let Err(e) = &output
-            && let Some(message) = e.panic_message()
+            && e.is_panic()
         {
-            raw.extras().set_panic_message(message.to_owned());
+            let message = e.panic_message();
+            if let Some(message) = message {
+                raw.extras().set_panic_message(message.to_owned());
+            }
+            let name = raw.extras_if_any().and_then(|extras| extras.name());
+            tracing::error!(
+                target: "rycos::task",
+                task = %raw.id(),
+                name = name.map(|name| &**name),
+                spawned_at = %raw.spawn_location(),
+                panic = message.unwrap_or("<non-string panic payload>"),
+                "task panicked"
+            );
         }
         // Monitors that asked for the value get their copy while the output is still ours.
         if let Some(extras) = raw.extras_if_any() {
@@ -261,6 +274,12 @@ unsafe fn resume<T: TaskBody, S: Schedule, M: MailboxSlot>(
     // SAFETY: called through this task's own vtable.
     let harness = unsafe { Harness::<T, S, M>::from_raw(ptr) };
     harness.cell().prefix.mailbox.resume(harness.raw(), value)
+}
+
+unsafe fn probe<T: TaskBody, S: Schedule, M: MailboxSlot>(ptr: NonNull<Header>) -> MailboxProbe {
+    // SAFETY: called through this task's own vtable.
+    let harness = unsafe { Harness::<T, S, M>::from_raw(ptr) };
+    harness.cell().prefix.mailbox.probe()
 }
 
 unsafe fn try_read_output<T: TaskBody, S: Schedule, M: MailboxSlot>(

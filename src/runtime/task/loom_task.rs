@@ -5,7 +5,7 @@
 //! Each model checks, over every interleaving loom explores, that the future and the output are
 //! dropped exactly once, that the allocation is freed, and that no wake-up is lost.
 
-use super::{JoinHandle, Notified, RawTask, Schedule, allocate};
+use super::{JoinHandle, Notified, RawTask, Schedule, Stats, allocate};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::{Arc, Mutex};
 use crate::loom::thread;
@@ -63,7 +63,8 @@ impl ToyScheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let task = allocate(future, self.clone(), (), true, 0, false);
+        let task =
+            allocate(future, self.clone(), (), true, 0, false, Stats::new(std::panic::Location::caller(), 0));
         // No owner list here: give back the reference reserved for it.
         task.raw.drop_reference();
         self.schedule(task.notified());

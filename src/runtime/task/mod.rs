@@ -23,7 +23,7 @@ pub(crate) use current::get as current_task;
 pub use id::{NodeId, TaskId};
 pub(crate) use join::panic_message;
 pub use join::{JoinError, JoinHandle};
-pub(crate) use raw::{Notified, RawTask};
+pub(crate) use raw::{Notified, RawTask, Stats};
 pub use yield_now::yield_now;
 
 use state::State;
@@ -86,10 +86,28 @@ pub(crate) trait MailboxSlot: Send + Sync + 'static {
     fn resume(&self, _owner: RawTask, _value: Box<dyn std::any::Any + Send>) -> bool {
         false
     }
+
+    /// The mailbox as a snapshot shows it; tasks without one say nothing.
+    fn probe(&self) -> MailboxProbe {
+        MailboxProbe::default()
+    }
 }
 
 impl MailboxSlot for () {
     fn close(&self) {}
+}
+
+/// What a task's mailbox says of itself in a runtime snapshot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct MailboxProbe {
+    /// False for a task without a mailbox (a plain future).
+    pub(crate) present: bool,
+    /// Messages queued (a channel's messages not pulled into the queue yet are not counted).
+    pub(crate) len: usize,
+    /// The task waits in a receive.
+    pub(crate) receiving: bool,
+    /// The task waits in `Cx::suspend`.
+    pub(crate) suspended: bool,
 }
 
 /// A task just allocated, before its references are handed out.
@@ -107,6 +125,7 @@ pub(crate) fn allocate<T, S, M>(
     join: bool,
     handles: usize,
     daemon: bool,
+    stats: raw::Stats,
 ) -> SpawnedTask
 where
     T: TaskBody,
@@ -115,7 +134,15 @@ where
 {
     let refs = 2 + usize::from(join) + handles;
     let handles = u32::try_from(handles).expect("handle count fits in u32");
-    let raw = RawTask::new(body, scheduler, mailbox, TaskId::next(), State::new(refs, join, daemon), handles);
+    let raw = RawTask::new(
+        body,
+        scheduler,
+        mailbox,
+        TaskId::next(),
+        State::new(refs, join, daemon),
+        handles,
+        stats,
+    );
     SpawnedTask { raw }
 }
 

@@ -24,6 +24,7 @@ use super::{Schedule, TaskBody, TaskId};
 use crate::loom::UnsafeCell;
 use crate::loom::sync::OnceBox;
 use crate::loom::sync::atomic::AtomicU32;
+use crate::loom::sync::atomic::Ordering::Relaxed;
 use std::ptr::NonNull;
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
@@ -46,6 +47,37 @@ pub(crate) struct Header {
     pub(super) join_waker: UnsafeCell<Option<Waker>>,
     /// Rarely used per-task data (name, monitors, hot swap), allocated on first use.
     pub(super) extras: OnceBox<Extras>,
+    /// What a snapshot of the runtime shows (`runtime/snapshot.rs`).
+    pub(crate) stats: Stats,
+}
+
+/// A task's statistics, kept in every task so that a snapshot can be taken at any time: where
+/// it was spawned and when, and how often and when last it was polled. The poll fields are
+/// written by the worker that polls the task (it holds RUNNING) and read by snapshots.
+pub(crate) struct Stats {
+    /// The source line that spawned the task (`#[track_caller]` on every spawn function).
+    pub(crate) spawned_at: &'static std::panic::Location<'static>,
+    /// Milliseconds after the runtime's start (`Timers::coarse_ms`) at the spawn.
+    pub(crate) spawned_ms: u64,
+    /// Polls so far (saturating).
+    pub(crate) polls: AtomicU32,
+    /// `Timers::coarse_ms` at the start of the last poll, truncated to 32 bits (it wraps after
+    /// 49 days; a snapshot takes differences modulo 2^32). Meaningless while `polls` is 0.
+    pub(crate) last_poll_ms: AtomicU32,
+}
+
+impl Stats {
+    pub(crate) fn new(spawned_at: &'static std::panic::Location<'static>, spawned_ms: u64) -> Stats {
+        Stats { spawned_at, spawned_ms, polls: AtomicU32::new(0), last_poll_ms: AtomicU32::new(0) }
+    }
+
+    /// A poll begins, at `now_ms`. Only the polling worker writes: plain loads and stores.
+    #[inline]
+    pub(crate) fn note_poll(&self, now_ms: u64) {
+        let polls = self.polls.load(Relaxed);
+        self.polls.store(polls.saturating_add(1), Relaxed);
+        self.last_poll_ms.store(now_ms as u32, Relaxed);
+    }
 }
 
 /// Operations that need the concrete future, scheduler and mailbox types.
@@ -58,6 +90,7 @@ pub(super) struct Vtable {
     pub(super) shutdown: unsafe fn(NonNull<Header>),
     pub(super) set_daemon: unsafe fn(NonNull<Header>, bool),
     pub(super) resume: unsafe fn(NonNull<Header>, Box<dyn std::any::Any + Send>) -> bool,
+    pub(super) probe: unsafe fn(NonNull<Header>) -> super::MailboxProbe,
 }
 
 /// The header followed by the mailbox: the layout a `TaskRef<M>` relies on.
@@ -107,6 +140,7 @@ impl RawTask {
         id: TaskId,
         state: State,
         handles: u32,
+        stats: Stats,
     ) -> RawTask
     where
         T: TaskBody,
@@ -123,6 +157,7 @@ impl RawTask {
                     handles: AtomicU32::new(handles),
                     join_waker: UnsafeCell::new(None),
                     extras: OnceBox::new(),
+                    stats,
                 },
                 mailbox,
             },
@@ -151,6 +186,11 @@ impl RawTask {
 
     pub(crate) fn id(self) -> TaskId {
         self.header().id
+    }
+
+    /// The source line that spawned the task.
+    pub(crate) fn spawn_location(self) -> &'static std::panic::Location<'static> {
+        self.header().stats.spawned_at
     }
 
     pub(crate) fn state(&self) -> Snapshot {
@@ -184,6 +224,12 @@ impl RawTask {
     pub(crate) fn resume(self, value: Box<dyn std::any::Any + Send>) -> bool {
         // SAFETY: the vtable is this task's own, and a reference keeps the task alive.
         unsafe { (self.header().vtable.resume)(self.ptr, value) }
+    }
+
+    /// What its mailbox says of itself (for a snapshot).
+    pub(crate) fn probe_mailbox(self) -> super::MailboxProbe {
+        // SAFETY: the vtable is this task's own, and a reference keeps the task alive.
+        unsafe { (self.header().vtable.probe)(self.ptr) }
     }
 
     /// Releases one reference, freeing the task if it was the last.
@@ -308,6 +354,11 @@ impl Notified {
 
     pub(crate) fn id(&self) -> TaskId {
         self.0.id()
+    }
+
+    /// The task's statistics (the worker notes each poll in them).
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.0.header().stats
     }
 
     /// True if the task is on its runtime's owner list (so shutdown cancels it through the list).
