@@ -35,7 +35,11 @@ fn bulk(seed: u8, len: usize) -> Vec<u8> {
 
 #[derive(Debug, Serialize, Deserialize)]
 enum Msg {
-    Big(u8, Vec<u8>),
+    /// Bulk bytes as a byte string (`serde_bytes`), as a user would send them: as a sequence of
+    /// `u8`s, 16 MiB decode element by element inside the link's reader, which takes seconds
+    /// in the instrumented debug build and held up the workers (and so the heartbeats) of both
+    /// nodes, which share one runtime here, long enough for a peer to be declared down.
+    Big(u8, #[serde(with = "serde_bytes")] Vec<u8>),
     Small(u32),
 }
 

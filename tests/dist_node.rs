@@ -3,7 +3,7 @@
 
 mod common;
 
-use rycos::dist::{Location, Node, PeerError, PeerEvent};
+use rycos::dist::{LinkState, Location, Node, PeerError, PeerEvent};
 use rycos::{Cx, DeliverError, Exit, ExitReason, LocateError, SendError, TaskRef};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -220,6 +220,64 @@ fn a_flood_from_a_peer_does_not_pile_up_in_the_receivers_mailbox() {
     });
     drop(sink);
     receiving.block_on(a.shutdown());
+}
+
+/// `Node::snapshot`: each side sees the other up, with the messages and bytes that went each
+/// way, a round-trip time from the heartbeat probes, and the names shared.
+#[test]
+fn a_node_snapshot_shows_peers_traffic_round_trip_time_and_names() {
+    let _guard = common::watchdog(Duration::from_secs(30));
+    runtime().block_on(async {
+        let (a, b) = pair().await;
+        const N: u64 = 1_000;
+        let all_in = std::sync::Arc::new(rycos::sync::Event::new());
+        let sink = {
+            let all_in = all_in.clone();
+            // Lives on after the last message: its name stays shared.
+            rycos::spawn_task(move |cx: Cx<u64>| async move {
+                while let Some(n) = cx.receive().await {
+                    if n == N - 1 {
+                        all_in.set();
+                    }
+                }
+            })
+        };
+        a.register("sink", &sink).unwrap();
+        let remote = b.locate::<u64>("sink", LONG).await.unwrap();
+        for n in 0..N {
+            remote.send(n).unwrap();
+        }
+        all_in.wait().await;
+        // Heartbeats every 100 ms carry the probes; wait for both sides to have an echo.
+        let deadline = std::time::Instant::now() + LONG;
+        let (seen_by_a, seen_by_b) = loop {
+            let (sa, sb) = (a.snapshot(), b.snapshot());
+            if sa.peers.iter().chain(&sb.peers).all(|p| p.rtt.is_some() && p.unacknowledged == 0) {
+                break (sa, sb);
+            }
+            assert!(std::time::Instant::now() < deadline, "no round-trip time: {sa:#?} {sb:#?}");
+            rycos::time::sleep(Duration::from_millis(20)).await;
+        };
+        let (from_b, to_a) = (&seen_by_a.peers[..], &seen_by_b.peers[..]);
+        assert_eq!((from_b.len(), to_a.len()), (1, 1), "{seen_by_a:#?} {seen_by_b:#?}");
+        let (from_b, to_a) = (&from_b[0], &to_a[0]);
+        assert_eq!(&from_b.location, b.location());
+        assert_eq!(&to_a.location, a.location());
+        assert_eq!((from_b.state, to_a.state), (LinkState::Up, LinkState::Up));
+        // The sends, and the locate's question and answer.
+        assert!(from_b.messages_in > N && to_a.messages_out > N, "{from_b:?} {to_a:?}");
+        assert!(from_b.bytes_in >= N * 8 && to_a.bytes_out >= from_b.bytes_in, "{from_b:?} {to_a:?}");
+        assert!(from_b.rtt.unwrap() < LONG);
+        assert_eq!(seen_by_a.location, *a.location());
+        assert_eq!(seen_by_a.names.len(), 1);
+        let name = &seen_by_a.names[0];
+        assert_eq!((name.name.as_str(), name.task), ("sink", sink.id()));
+        assert!(name.type_name.contains("u64"), "{name:?}");
+        assert!(seen_by_b.names.is_empty());
+        sink.terminate();
+        a.shutdown().await;
+        b.shutdown().await;
+    });
 }
 
 /// What was sent before `shutdown` reaches the peer when the shutdown is awaited, even if the
@@ -583,6 +641,44 @@ fn a_silent_peer_is_down_after_its_missed_heartbeats() {
         }
         a.shutdown().await;
     });
+}
+
+/// A node whose own runtime stalls (its one worker blocked for longer than its heartbeats
+/// allow) does not take its live peer for silent: it was not there to hear it. The peer,
+/// which allows long enough, keeps the link too.
+#[test]
+fn a_stall_of_this_nodes_runtime_does_not_make_a_live_peer_silent() {
+    let _guard = common::watchdog(Duration::from_secs(30));
+    let stalling = rycos::Runtime::builder().worker_threads(1).build().unwrap();
+    let builder = |name: &str| {
+        Node::builder()
+            .name(name)
+            .listen("127.0.0.1:0".parse().unwrap())
+            .secret("stall")
+            .grace(Duration::ZERO)
+    };
+    let a = stalling.block_on(builder("a").heartbeat(Duration::from_millis(100), 5).start()).unwrap();
+    runtime().block_on(async {
+        let b = builder("b").heartbeat(Duration::from_millis(100), 100).start().await.unwrap();
+        let mut events = a.peer_events();
+        b.peer(a.location().addr()).await.unwrap();
+        // The stimulus: a's only worker is blocked for three times what a's heartbeats allow.
+        let stall = stalling.spawn(async { std::thread::sleep(Duration::from_millis(1_500)) });
+        stall.await.unwrap();
+        // Heartbeats go on for a while after the stall; then the link must still carry a deliver.
+        rycos::time::sleep(Duration::from_millis(400)).await;
+        let (sink, got) = rycos::spawn_task_joinable(|cx: Cx<u32>| async move { cx.receive().await });
+        b.register("sink", &sink).unwrap();
+        let remote = a.locate::<u32>("sink", LONG).await.unwrap();
+        remote.deliver(7, LONG).await.unwrap();
+        assert_eq!(got.await.unwrap(), Some(7));
+        assert_eq!(a.peers(), vec![b.location().clone()]);
+        while let Some(Some(event)) = futures::FutureExt::now_or_never(events.next()) {
+            assert!(matches!(event, PeerEvent::Up(_)), "the link went down: {event:?}");
+        }
+        b.shutdown().await;
+    });
+    stalling.block_on(a.shutdown());
 }
 
 #[test]

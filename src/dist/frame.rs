@@ -15,7 +15,8 @@ pub const HEADER: usize = 4;
 
 /// Frame kinds (`docs/protocol.md`, the table of kinds): control frames below `0x10`.
 pub mod kind {
-    /// An idle link's sign of life (empty body).
+    /// A sign of life, sent every heartbeat period (body: empty, or an 8-byte probe that the
+    /// peer sends back in an `ECHO`).
     pub const HEARTBEAT: u8 = 0x01;
     /// How much of the peer's stream of envelopes this side has processed (body: the byte
     /// offset, `u64` little-endian); the first frame on every connection.
@@ -23,6 +24,9 @@ pub mod kind {
     /// Where this connection's part of the sender's stream starts (body: the byte offset,
     /// `u64` little-endian); written before the first envelope on a connection.
     pub const RESUME: u8 = 0x03;
+    /// The answer to a heartbeat that carried a probe (body: the heartbeat's 8 bytes, sent
+    /// back): the heartbeat's sender learns the round-trip time.
+    pub const ECHO: u8 = 0x04;
     /// A postcard-encoded [`Envelope`](crate::dist::Envelope).
     pub const ENVELOPE: u8 = 0x10;
     /// A piece of a large envelope.
@@ -30,7 +34,7 @@ pub mod kind {
 
     /// True for the kinds this protocol version defines.
     pub const fn is_known(kind: u8) -> bool {
-        matches!(kind, HEARTBEAT | ACK | RESUME | ENVELOPE | CHUNK)
+        matches!(kind, HEARTBEAT | ACK | RESUME | ECHO | ENVELOPE | CHUNK)
     }
 }
 

@@ -82,6 +82,27 @@ pub(crate) struct Link {
     /// When a frame last arrived (milliseconds since `started`).
     heard: AtomicU64,
     started: Instant,
+    /// Traffic counters and the last round-trip time, for `Node::snapshot`.
+    pub(crate) counters: Counters,
+}
+
+/// What a link has carried (envelopes counted whole, a chunked one once), and how long the
+/// last heartbeat probe took to come back.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) bytes_in: AtomicU64,
+    pub(crate) bytes_out: AtomicU64,
+    pub(crate) messages_in: AtomicU64,
+    /// Microseconds; 0 until the first echo.
+    pub(crate) rtt_us: AtomicU64,
+}
+
+/// What `Node::snapshot` shows of a link.
+pub(crate) struct LinkView {
+    pub(crate) connected: bool,
+    pub(crate) ever_connected: bool,
+    pub(crate) messages_out: u64,
+    pub(crate) unacknowledged: usize,
 }
 
 struct Outbound {
@@ -97,8 +118,8 @@ struct Outbound {
     /// The connection now carrying the link.
     conn: Option<Conn>,
     generation: u64,
-    /// Set when anything was queued since the heartbeat last looked.
-    spoke: bool,
+    /// Envelopes queued since the link began.
+    sent: u64,
     /// Why the link went down, once it has.
     down: Option<DownReason>,
     /// Why the writer of the current connection gave up: it closes the socket, and the reader,
@@ -134,15 +155,19 @@ impl Conn {
     /// the resume point written. A sender that never yields (a loop of sends) would otherwise
     /// fill the whole outbound buffer before the writer task runs on its worker, and the peer
     /// would idle meanwhile; written here, the stream flows while it is produced.
-    fn write_directly(&self, stream: &mut Outgoing) {
+    fn write_directly(&self, stream: &mut Outgoing) -> usize {
         if !self.plain || self.writing || self.resume != Resume::Sent || self.stream.as_async().is_closed() {
-            return;
+            return 0;
         }
         let mut socket = self.stream.get_ref();
         // A full socket is the writer's to wait for (it is woken for what is left); any other
         // failure it, or the reader, meets too and handles.
-        if let Ok(n) = socket.write(stream.unwritten()) {
-            stream.wrote(n);
+        match socket.write(stream.unwritten()) {
+            Ok(n) => {
+                stream.wrote(n);
+                n
+            }
+            Err(_) => 0,
         }
     }
 }
@@ -224,7 +249,7 @@ impl Link {
                 ack_sent: 0,
                 conn: None,
                 generation: 0,
-                spoke: false,
+                sent: 0,
                 down: None,
                 write_failed: None,
             }),
@@ -240,6 +265,7 @@ impl Link {
             down: AtomicBool::new(false),
             heard: AtomicU64::new(0),
             started: Instant::now(),
+            counters: Counters::default(),
         })
     }
 
@@ -351,13 +377,14 @@ impl Link {
             if !control && out.stream.unacknowledged() + out.chunker.pending() >= self.limit {
                 return Err(RemoteFailure::Full);
             }
-            let Outbound { stream, chunker, conn, spoke, .. } = &mut *out;
+            let Outbound { stream, chunker, conn, sent, .. } = &mut *out;
             chunker.push_with(len, order, stream.buffer(), write);
-            *spoke = true;
+            *sent += 1;
             if let Some(conn) = conn
                 && stream.unwritten().len() >= DIRECT_WRITE
             {
-                conn.write_directly(stream);
+                let written = conn.write_directly(stream);
+                self.counters.bytes_out.fetch_add(written as u64, Ordering::Relaxed);
             }
         }
         self.writable.set();
@@ -372,7 +399,6 @@ impl Link {
                 return;
             }
             frame::encode(frame_kind, body, &mut out.control);
-            out.spoke = true;
         }
         self.writable.set();
     }
@@ -544,8 +570,11 @@ impl Link {
             {
                 tracing::debug!(target: "rycos::dist", peer = %writer.location, reason = %why, "writer stopped");
                 writer.out.lock().write_failed = Some((generation, why));
-                // The reader sees the closed socket and decides.
-                writer_stream.close();
+                // A half close, not a close: what the peer wrote before it went (its last
+                // messages, its goodbye) may still wait in the socket, and the reader reads it
+                // to the end (the peer's close or reset) and then decides. Closing here lost
+                // those messages when a goodbye crossed an acknowledgement of ours.
+                let _ = writer_stream.shutdown(std::net::Shutdown::Write);
             }
         });
         let reader = self.clone();
@@ -638,6 +667,7 @@ impl Link {
             if let Err(e) = writer.write_all(&batch).await {
                 return Err(format!("write to the peer failed: {e}").into());
             }
+            self.counters.bytes_out.fetch_add(batch.len() as u64, Ordering::Relaxed);
             batch.clear();
             if let Some(conn) = self.out.lock().conn.as_mut().filter(|c| c.generation == generation) {
                 conn.writing = false;
@@ -709,6 +739,7 @@ impl Link {
             };
             filled += n;
             self.heard.store(self.now_ms(), Ordering::Release);
+            self.counters.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
             let mut consumed = 0;
             loop {
                 let turn = match attached {
@@ -766,6 +797,7 @@ impl Link {
         let outcome = on_frames(self, &mut frames);
         debug_assert!(outcome.is_err() || frames.next().is_none(), "a frame handler stopped before the end");
         let (consumed, more) = (frames.consumed, frames.left == 0);
+        self.counters.messages_in.fetch_add((ENVELOPES_PER_TURN - frames.left) as u64, Ordering::Relaxed);
         let received = inbound.received();
         drop(guard);
         self.received.store(received, Ordering::Release);
@@ -781,8 +813,11 @@ impl Link {
     async fn heartbeat_loop(&self, generation: u64, config: LinkConfig) -> Option<DownReason> {
         let mut tick = crate::time::interval(config.heartbeat);
         tick.tick().await;
+        let mut last_tick = Instant::now();
         loop {
             tick.tick().await;
+            let stalled = last_tick.elapsed() > config.heartbeat * 2;
+            last_tick = Instant::now();
             if !self.is_current(generation) {
                 return None;
             }
@@ -799,23 +834,20 @@ impl Link {
             }
             let silent = self.now_ms().saturating_sub(self.heard.load(Ordering::Acquire));
             let allowed = config.heartbeat.as_millis() as u64 * u64::from(config.misses);
-            if silent > allowed {
+            if silent > allowed && (stalled || self.unread_bytes_wait()) {
+                // This side did not look in time (its runtime was busy or paused), or the peer's
+                // bytes wait for a reader that has not got to them: not the peer's silence. It
+                // gets its heartbeats' worth again from now.
+                self.heard.store(self.now_ms(), Ordering::Release);
+            } else if silent > allowed {
                 return Some(
                     format!("the peer was silent for {silent} ms ({} heartbeats missed)", config.misses)
                         .into(),
                 );
             }
-            let (idle, unacknowledged) = {
-                let mut out = self.out.lock();
-                let unacknowledged = self.received.load(Ordering::Acquire) > out.ack_sent;
-                (!std::mem::replace(&mut out.spoke, false), unacknowledged)
-            };
-            if idle {
-                self.push_control(kind::HEARTBEAT, &[]);
-            } else if unacknowledged {
-                // The writer adds the acknowledgement.
-                self.writable.set();
-            }
+            // A heartbeat every period, busy or not, with a probe the peer sends back: the
+            // round-trip time. The writer adds an acknowledgement if one is due.
+            self.push_control(kind::HEARTBEAT, &self.now_us().to_le_bytes());
         }
     }
 
@@ -941,6 +973,35 @@ impl Link {
     fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
+
+    fn now_us(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
+    }
+
+    /// True if the current connection's socket holds bytes nobody has read yet.
+    fn unread_bytes_wait(&self) -> bool {
+        let out = self.out.lock();
+        let Some(conn) = &out.conn else { return false };
+        // Non-blocking: an empty socket answers `WouldBlock`; a closed one 0 bytes.
+        matches!(conn.stream.get_ref().peek(&mut [0u8; 1]), Ok(n) if n > 0)
+    }
+
+    /// The peer sent back a probe of ours, sent at `sent_us`.
+    fn echoed(&self, sent_us: u64) {
+        let rtt = self.now_us().saturating_sub(sent_us).max(1);
+        self.counters.rtt_us.store(rtt, Ordering::Relaxed);
+    }
+
+    /// What `Node::snapshot` shows of the link.
+    pub(crate) fn view(&self) -> LinkView {
+        let out = self.out.lock();
+        LinkView {
+            connected: out.conn.is_some() && out.down.is_none(),
+            ever_connected: out.generation > 0,
+            messages_out: out.sent,
+            unacknowledged: out.stream.unacknowledged() + out.chunker.pending(),
+        }
+    }
 }
 
 /// What a connection's tasks need to know of the node's settings.
@@ -1021,7 +1082,15 @@ impl<'a> Frames<'a> {
             };
             self.consumed += frame.consumed;
             match frame.kind {
-                kind::HEARTBEAT => {}
+                kind::HEARTBEAT => {
+                    if frame.body.len() == 8 {
+                        self.link.push_control(kind::ECHO, frame.body);
+                    }
+                }
+                kind::ECHO => match offset(frame.body) {
+                    Ok(sent_us) => self.link.echoed(sent_us),
+                    Err(e) => return Some(Err(protocol(&e))),
+                },
                 kind::ACK => {
                     let acknowledged = offset(frame.body).and_then(|through| {
                         self.link.peer_acknowledged(self.generation, through).map_err(|e| e.to_string())

@@ -21,6 +21,7 @@ mod location;
 mod names;
 mod node;
 mod remote;
+mod snapshot;
 mod stream;
 mod type_name;
 mod wire;
@@ -36,3 +37,4 @@ pub use node::{
     DEFAULT_GRACE, DEFAULT_HEARTBEAT, DEFAULT_MISSES, DEFAULT_OUTBOUND_LIMIT, Node, NodeBuilder, NodeError,
     PeerError, PeerEvent, PeerEvents, Shutdown,
 };
+pub use snapshot::{LinkState, NameSnapshot, NodeSnapshot, PeerSnapshot};

@@ -646,6 +646,11 @@ impl Node {
         }
     }
 
+    /// The node's peers and shared names as they are now; see [`NodeSnapshot`](super::NodeSnapshot).
+    pub fn snapshot(&self) -> super::NodeSnapshot {
+        super::snapshot::take(&self.inner)
+    }
+
     /// Peer events from now on.
     pub fn peer_events(&self) -> PeerEvents {
         let (tx, rx) = mpsc::unbounded();

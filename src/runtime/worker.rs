@@ -368,6 +368,8 @@ impl Worker {
             Some(role) => self.park_as_driver(&role, wake_at),
             None => self.parker.park(wake_at),
         }
+        // The tasks about to run are stamped with it (their statistics).
+        self.shared.driver.timers.refresh_clock();
         self.shared.workers[self.index].activity.unparks.fetch_add(1, Relaxed);
     }
 

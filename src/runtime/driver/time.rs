@@ -39,6 +39,11 @@ impl Timers {
         u64::try_from(tick).unwrap_or(u64::MAX - 1)
     }
 
+    /// Brings the coarse clock up to date (a worker does on waking: it may have slept long).
+    pub(crate) fn refresh_clock(&self) {
+        self.now_tick();
+    }
+
     /// The tick now is in.
     fn now_tick(&self) -> u64 {
         let nanos = self.start.elapsed().as_nanos();
@@ -55,8 +60,8 @@ impl Timers {
         self.start
     }
 
-    /// Milliseconds since the start as of the last timer check on any worker: at most a few
-    /// milliseconds behind on a running runtime, further on one whose workers all sleep.
+    /// Milliseconds since the start as of the last timer check on any worker (every few dozen
+    /// polls, and whenever a worker wakes): a few milliseconds behind at most while it runs.
     pub(crate) fn coarse_ms(&self) -> u64 {
         self.coarse_ms.load(Relaxed)
     }
