@@ -125,6 +125,7 @@ use std::future::Future;
 /// assert_eq!(handle.join_blocking().unwrap(), "done");
 /// ```
 #[track_caller]
+#[inline]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,

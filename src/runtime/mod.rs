@@ -145,6 +145,7 @@ impl Runtime {
 
     /// Spawns a future; see [`Handle::spawn`].
     #[track_caller]
+    #[inline]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -346,6 +347,7 @@ impl Handle {
     /// handle resolves to a cancelled [`JoinError`](crate::JoinError); see also
     /// [`try_spawn`](Handle::try_spawn).
     #[track_caller]
+    #[inline]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -365,6 +367,7 @@ impl Handle {
     }
 
     #[track_caller]
+    #[inline]
     pub(crate) fn spawn_with<F>(
         &self,
         future: F,
@@ -386,6 +389,7 @@ impl Handle {
 
     /// Spawns a raw task: the body and the mailbox slot the layer above made (see
     /// `Shared::spawn`).
+    #[inline]
     pub(crate) fn spawn_raw<T: TaskBody, M: MailboxSlot>(
         &self,
         body: T,

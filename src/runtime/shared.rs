@@ -139,6 +139,7 @@ impl Shared {
 
     /// Allocates, lists and schedules a task. After shutdown the task is cancelled at once (its
     /// body is dropped) and returned not accepted, so its handles report the cancellation.
+    #[inline]
     pub(crate) fn spawn<T: TaskBody, M: MailboxSlot>(
         this: &Arc<Self>,
         body: T,

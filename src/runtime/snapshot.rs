@@ -69,11 +69,11 @@ pub struct TaskSnapshot {
     pub state: TaskState,
     /// Messages in its mailbox; `None` for a task without one (a plain future).
     pub mailbox: Option<usize>,
-    /// Polls so far (saturates at `u32::MAX`).
+    /// Polls so far (wraps after `u32::MAX`).
     pub polls: u32,
-    /// Time since it was spawned (to within a few milliseconds).
+    /// Time since it was spawned (to within about 20 ms).
     pub age: Duration,
-    /// Time since its last poll began (to within a few milliseconds; wraps after 49 days).
+    /// Time since its last poll began (to within about 20 ms; meaningless while `polls` is 0).
     pub since_last_poll: Duration,
     /// True for a daemon (`Runtime::join` does not wait for it).
     pub daemon: bool,
@@ -200,18 +200,15 @@ fn describe(raw: RawTask, now_ms: u64) -> Option<TaskSnapshot> {
     };
     let stats = &raw.header().stats;
     let extras = raw.extras_if_any();
-    // A poll that began after `now_ms` was read is "just now", not 49 days ago.
-    let since_last_poll = (now_ms as u32).wrapping_sub(stats.last_poll_ms.load(Relaxed));
-    let since_last_poll = if since_last_poll > u32::MAX / 2 { 0 } else { since_last_poll };
     Some(TaskSnapshot {
         id: raw.id(),
         name: extras.and_then(|extras| extras.name().cloned()),
-        spawned_at: stats.spawned_at,
+        spawned_at: stats.spawned_at(),
         state: task_state,
         mailbox: present.then_some(len),
-        polls: stats.polls.load(Relaxed),
-        age: Duration::from_millis(now_ms.saturating_sub(stats.spawned_ms)),
-        since_last_poll: Duration::from_millis(u64::from(since_last_poll)),
+        polls: stats.polls(),
+        age: Duration::from_millis(stats.age_ms(now_ms)),
+        since_last_poll: Duration::from_millis(stats.since_last_poll_ms(now_ms)),
         daemon: state.is_daemon(),
         exit_hooks: extras.map_or(0, |extras| extras.hook_count()),
     })

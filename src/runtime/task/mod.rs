@@ -14,6 +14,7 @@ mod id;
 mod join;
 pub(crate) mod raw;
 pub(crate) mod state;
+mod stats;
 mod yield_now;
 
 #[cfg(all(test, loom))]
@@ -23,7 +24,8 @@ pub(crate) use current::get as current_task;
 pub use id::{NodeId, TaskId};
 pub(crate) use join::panic_message;
 pub use join::{JoinError, JoinHandle};
-pub(crate) use raw::{Notified, RawTask, Stats};
+pub(crate) use raw::{Notified, RawTask};
+pub(crate) use stats::Stats;
 pub use yield_now::yield_now;
 
 use state::State;
@@ -118,6 +120,7 @@ pub(crate) struct SpawnedTask {
 /// Allocates a task holding `body`. It starts notified, with references for: the first
 /// `Notified`, the owner list (held by the task until it is listed), the join handle (if
 /// `join`), and `handles` `TaskRef`s.
+#[inline]
 pub(crate) fn allocate<T, S, M>(
     body: T,
     scheduler: S,
@@ -125,7 +128,7 @@ pub(crate) fn allocate<T, S, M>(
     join: bool,
     handles: usize,
     daemon: bool,
-    stats: raw::Stats,
+    stats: Stats,
 ) -> SpawnedTask
 where
     T: TaskBody,

@@ -20,11 +20,11 @@
 use super::extras::Extras;
 use super::harness;
 use super::state::{Snapshot, State};
+use super::stats::Stats;
 use super::{Schedule, TaskBody, TaskId};
 use crate::loom::UnsafeCell;
 use crate::loom::sync::OnceBox;
 use crate::loom::sync::atomic::AtomicU32;
-use crate::loom::sync::atomic::Ordering::Relaxed;
 use std::ptr::NonNull;
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
@@ -47,37 +47,8 @@ pub(crate) struct Header {
     pub(super) join_waker: UnsafeCell<Option<Waker>>,
     /// Rarely used per-task data (name, monitors, hot swap), allocated on first use.
     pub(super) extras: OnceBox<Extras>,
-    /// What a snapshot of the runtime shows (`runtime/snapshot.rs`).
+    /// What a snapshot of the runtime shows (`stats.rs`).
     pub(crate) stats: Stats,
-}
-
-/// A task's statistics, kept in every task so that a snapshot can be taken at any time: where
-/// it was spawned and when, and how often and when last it was polled. The poll fields are
-/// written by the worker that polls the task (it holds RUNNING) and read by snapshots.
-pub(crate) struct Stats {
-    /// The source line that spawned the task (`#[track_caller]` on every spawn function).
-    pub(crate) spawned_at: &'static std::panic::Location<'static>,
-    /// Milliseconds after the runtime's start (`Timers::coarse_ms`) at the spawn.
-    pub(crate) spawned_ms: u64,
-    /// Polls so far (saturating).
-    pub(crate) polls: AtomicU32,
-    /// `Timers::coarse_ms` at the start of the last poll, truncated to 32 bits (it wraps after
-    /// 49 days; a snapshot takes differences modulo 2^32). Meaningless while `polls` is 0.
-    pub(crate) last_poll_ms: AtomicU32,
-}
-
-impl Stats {
-    pub(crate) fn new(spawned_at: &'static std::panic::Location<'static>, spawned_ms: u64) -> Stats {
-        Stats { spawned_at, spawned_ms, polls: AtomicU32::new(0), last_poll_ms: AtomicU32::new(0) }
-    }
-
-    /// A poll begins, at `now_ms`. Only the polling worker writes: plain loads and stores.
-    #[inline]
-    pub(crate) fn note_poll(&self, now_ms: u64) {
-        let polls = self.polls.load(Relaxed);
-        self.polls.store(polls.saturating_add(1), Relaxed);
-        self.last_poll_ms.store(now_ms as u32, Relaxed);
-    }
 }
 
 /// Operations that need the concrete future, scheduler and mailbox types.
@@ -133,6 +104,7 @@ unsafe impl Sync for RawTask {}
 impl RawTask {
     /// Allocates a task. `refs` references are handed out by the caller (the first `Notified`,
     /// the owner list, and any handles).
+    #[inline]
     pub(super) fn new<T, S, M>(
         body: T,
         scheduler: S,
@@ -190,7 +162,7 @@ impl RawTask {
 
     /// The source line that spawned the task.
     pub(crate) fn spawn_location(self) -> &'static std::panic::Location<'static> {
-        self.header().stats.spawned_at
+        self.header().stats.spawned_at()
     }
 
     pub(crate) fn state(&self) -> Snapshot {
