@@ -615,4 +615,39 @@ fn main() {
         let t = in_child("idle_cpu", "tokio", opts.workers);
         println!("{:<16} {:<11} {r:>12.3} {t:>12.3} {:>12} {:>8}", "idle_cpu (5 s)", "% of core", "-", "-");
     }
+    if wanted("snapshot") {
+        // rycos only: tokio has no counterpart in the library (tokio-console is a separate
+        // process fed by tracing).
+        for tasks in [10_000, 100_000] {
+            let ms = snapshot_ms(opts.workers, tasks);
+            let label = format!("snapshot {}k", tasks / 1_000);
+            println!("{label:<16} {:<11} {ms:>12.2} {:>12} {:>12} {:>8}", "ms", "-", "-", "-");
+        }
+    }
+}
+
+/// Milliseconds `Runtime::snapshot` takes with `tasks` tasks waiting in `receive` (median of
+/// 5; the workers stay free to run).
+fn snapshot_ms(workers: usize, tasks: usize) -> f64 {
+    let rt = rycos::Runtime::builder().worker_threads(workers).build().unwrap();
+    let spawned: Vec<rycos::TaskRef<u32>> = rt.block_on(async {
+        (0..tasks).map(|_| rycos::spawn_task(|cx: rycos::Cx<u32>| async move { cx.receive().await })).collect()
+    });
+    // Listed once each has waited.
+    while rt.snapshot().tasks.len() < tasks {
+        std::thread::yield_now();
+    }
+    let times = (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            let snapshot = rt.snapshot();
+            let ms = started.elapsed().as_secs_f64() * 1e3;
+            assert!(snapshot.tasks.len() >= tasks);
+            ms
+        })
+        .collect();
+    for task in &spawned {
+        task.terminate();
+    }
+    median(times)
 }
