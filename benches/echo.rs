@@ -18,13 +18,14 @@
 //! no runtime at all (an epoll loop per thread, one `read` and one `write` per echo): the most
 //! any server can reach under this load on this machine.
 
+#[path = "servers.rs"]
+mod servers;
 #[path = "../examples/support/mod.rs"]
 mod support;
 
 use clap::Parser;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -187,7 +188,7 @@ fn measure(
         command.arg("--pki").arg(pki_dir);
     }
     let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("start the server");
-    let addr = read_addr(&mut child);
+    let addr = servers::read_addr(&mut child);
     let connector = tls.then(|| {
         rycos::tls::TlsConnector::builder()
             .root_certificates(&pki.ca)
@@ -205,63 +206,9 @@ fn measure(
     };
     let report = rt.block_on(support::loadgen::run(&config, Arc::new(AtomicU64::new(0))));
     drop(rt);
-    // Closing its stdin tells the server to report its CPU time and exit.
-    drop(child.stdin.take());
-    let server_cpu_us = read_line(&mut child).parse::<f64>().expect("the server's CPU time");
-    let _ = child.wait();
+    let server_cpu_us = servers::stop(child);
     let server_cpu_us_per_round_trip = server_cpu_us / report.round_trips.max(1) as f64;
     Measured { report, server_cpu_us_per_round_trip }
-}
-
-fn read_addr(child: &mut Child) -> std::net::SocketAddr {
-    read_line(child).parse().expect("an address")
-}
-
-/// The next line the server prints. Unbuffered on purpose: the server prints two lines at
-/// different times, and a buffered reader dropped after the first could swallow the second.
-fn read_line(child: &mut Child) -> String {
-    let stdout = child.stdout.as_mut().expect("piped");
-    let mut line = Vec::new();
-    let mut byte = [0u8];
-    while stdout.read(&mut byte).expect("the server's output") == 1 && byte[0] != b'\n' {
-        line.push(byte[0]);
-    }
-    String::from_utf8(line).expect("text").trim().to_string()
-}
-
-/// A listening socket with a large backlog, for both servers.
-fn listener() -> std::net::TcpListener {
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    socket.set_reuse_address(true).expect("SO_REUSEADDR");
-    socket.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().expect("addr").into()).expect("bind");
-    socket.listen(16_384).expect("listen");
-    socket.set_nonblocking(true).expect("non-blocking");
-    socket.into()
-}
-
-fn announce(listener: &std::net::TcpListener) {
-    println!("{}", listener.local_addr().expect("address"));
-    std::io::stdout().flush().expect("flush");
-    // When the parent closes our stdin: report the CPU time used, then exit.
-    std::thread::spawn(|| {
-        let _ = std::io::stdin().lines().count();
-        println!("{}", cpu_time_us());
-        std::io::stdout().flush().expect("flush");
-        std::process::exit(0);
-    });
-}
-
-/// User + system CPU time of this process so far, in microseconds.
-fn cpu_time_us() -> f64 {
-    // SAFETY: `getrusage` only writes the struct it is given, which is plain data and may
-    // start zeroed.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
-    us(usage.ru_utime) + us(usage.ru_stime)
 }
 
 fn rustls_server_config(pki: &Path) -> Arc<rustls::ServerConfig> {
@@ -278,12 +225,15 @@ fn rustls_server_config(pki: &Path) -> Arc<rustls::ServerConfig> {
 }
 
 fn serve(flavor: &str, pki: Option<&Path>) {
-    let std_listener = listener();
-    announce(&std_listener);
+    let std_listener = servers::listener();
+    servers::announce(&std_listener);
     match flavor {
         "rycos" => serve_rycos(std_listener, pki),
         "tokio" => serve_tokio(std_listener, pki),
-        "epoll" => serve_epoll(std_listener),
+        "epoll" => servers::serve_epoll(std_listener, WORKERS, |read, out| {
+            out.extend_from_slice(read);
+            true
+        }),
         other => panic!("unknown server {other}"),
     }
 }
@@ -353,65 +303,4 @@ fn serve_tokio(std_listener: std::net::TcpListener, pki: Option<&Path>) {
             });
         }
     });
-}
-
-/// The ceiling: an echo server with no runtime. Each of the `WORKERS` threads runs a
-/// level-triggered epoll loop over the connections it accepted itself (the listener is in every
-/// thread's epoll with `EPOLLEXCLUSIVE`, so the kernel wakes one per connection): one `read` and
-/// one `write` per echo, nothing else. It takes shortcuts a real server cannot: a write that
-/// would block closes the connection (a 64-byte echo into an idle send buffer never blocks).
-fn serve_epoll(listener: std::net::TcpListener) {
-    use rustix::event::epoll;
-    use std::collections::HashMap;
-    use std::os::fd::{AsFd, AsRawFd};
-    const LISTENER: u64 = u64::MAX;
-    let listener = Arc::new(listener);
-    let threads: Vec<_> = (0..WORKERS)
-        .map(|_| {
-            let listener = listener.clone();
-            std::thread::spawn(move || -> std::io::Result<()> {
-                let poll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
-                let exclusive = epoll::EventFlags::IN | epoll::EventFlags::EXCLUSIVE;
-                epoll::add(&poll, listener.as_fd(), epoll::EventData::new_u64(LISTENER), exclusive)?;
-                let mut connections: HashMap<u64, std::net::TcpStream> = HashMap::new();
-                let mut events = Vec::with_capacity(1024);
-                let mut buf = vec![0u8; 16 * 1024];
-                loop {
-                    events.clear();
-                    epoll::wait(&poll, rustix::buffer::spare_capacity(&mut events), None)?;
-                    for event in &events {
-                        let key = event.data.u64();
-                        if key == LISTENER {
-                            while let Ok((tcp, _)) = listener.accept() {
-                                tcp.set_nonblocking(true)?;
-                                tcp.set_nodelay(true)?;
-                                let key = tcp.as_raw_fd() as u64;
-                                epoll::add(
-                                    &poll,
-                                    tcp.as_fd(),
-                                    epoll::EventData::new_u64(key),
-                                    epoll::EventFlags::IN,
-                                )?;
-                                connections.insert(key, tcp);
-                            }
-                            continue;
-                        }
-                        let Some(tcp) = connections.get_mut(&key) else { continue };
-                        let finished = match tcp.read(&mut buf) {
-                            Ok(0) => true,
-                            Ok(n) => tcp.write_all(&buf[..n]).is_err(),
-                            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
-                        };
-                        if finished {
-                            // Closing the descriptor takes it out of the epoll set.
-                            connections.remove(&key);
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
-    for thread in threads {
-        thread.join().expect("epoll thread").expect("epoll loop");
-    }
 }

@@ -631,7 +631,9 @@ fn main() {
 fn snapshot_ms(workers: usize, tasks: usize) -> f64 {
     let rt = rycos::Runtime::builder().worker_threads(workers).build().unwrap();
     let spawned: Vec<rycos::TaskRef<u32>> = rt.block_on(async {
-        (0..tasks).map(|_| rycos::spawn_task(|cx: rycos::Cx<u32>| async move { cx.receive().await })).collect()
+        (0..tasks)
+            .map(|_| rycos::spawn_task(|cx: rycos::Cx<u32>| async move { cx.receive().await }))
+            .collect()
     });
     // Listed once each has waited.
     while rt.snapshot().tasks.len() < tasks {
