@@ -157,7 +157,7 @@ impl Runtime {
     /// Makes this runtime the current one on this thread until the guard drops, so that
     /// [`crate::spawn`] and timers use it.
     pub fn enter(&self) -> EnterGuard {
-        context::enter(self.handle.clone())
+        self.handle.enter()
     }
 
     /// Waits until every non-daemon task has ended (pycos `Pycos.join`); tasks spawned while
@@ -424,10 +424,10 @@ impl Handle {
         }
     }
 
-    /// Makes this runtime the current one on this thread until the guard drops (what
-    /// `Runtime::enter` does, for code that holds only a handle).
-    #[cfg_attr(not(feature = "dist"), allow(dead_code))]
-    pub(crate) fn enter(&self) -> EnterGuard {
+    /// Makes this runtime the current one on this thread until the guard drops, so that
+    /// [`crate::spawn`], sockets and timers use it (what [`Runtime::enter`] does, for code that
+    /// holds only a handle).
+    pub fn enter(&self) -> EnterGuard {
         context::enter(self.clone())
     }
 

@@ -132,6 +132,16 @@ impl OwnedTasks {
         all
     }
 
+    /// The listed task with id `id`, with a reference of its own (release it with
+    /// `drop_reference`).
+    pub(crate) fn find(&self, id: super::task::TaskId) -> Option<RawTask> {
+        let i = id.as_u64() as usize & (self.shards.len() - 1);
+        let shard = self.shards[i].lock();
+        let task = shard.slots.iter().flatten().find(|task| task.id() == id).copied()?;
+        task.ref_inc();
+        Some(task)
+    }
+
     /// Takes every listed task out of every shard, with its reference; the caller cancels them.
     /// Safe to call from several threads: each task is handed to exactly one caller.
     pub(crate) fn drain(&self) -> Vec<RawTask> {

@@ -180,6 +180,19 @@ impl Handle {
     }
 }
 
+impl Handle {
+    /// The live task `id` of this runtime, as a snapshot lists it (with a reference the caller
+    /// releases), for the layer above to make a handle of.
+    pub(crate) fn find_listed(&self, id: TaskId) -> Option<RawTask> {
+        let raw = self.shared.owned.find(id)?;
+        if raw.state().is_complete() {
+            raw.drop_reference();
+            return None;
+        }
+        Some(raw)
+    }
+}
+
 /// One listed task as it is now, `None` if it has ended.
 fn describe(raw: RawTask, now_ms: u64) -> Option<TaskSnapshot> {
     let state = raw.state();

@@ -28,6 +28,29 @@ pub struct AnyTaskRef {
     repr: Repr,
 }
 
+impl crate::runtime::Handle {
+    /// A handle to the live task `id` of this runtime, one that
+    /// [`snapshot`](crate::runtime::Handle::snapshot) lists (a task that has waited at least
+    /// once); `None` if there is none. What a monitor needs to act on a row of its task table.
+    ///
+    /// ```
+    /// let rt = rycos::Runtime::new().unwrap();
+    /// let task = rt.block_on(async { rycos::spawn_task(|cx: rycos::Cx<u32>| async move { cx.receive().await }) });
+    /// let found = loop {
+    ///     if let Some(found) = rt.handle().task(task.id()) {
+    ///         break found; // listed once it has waited
+    ///     }
+    ///     std::thread::yield_now();
+    /// };
+    /// assert!(found.terminate());
+    /// ```
+    pub fn task(&self, id: TaskId) -> Option<AnyTaskRef> {
+        let raw = self.find_listed(id)?;
+        // SAFETY: `find_listed` took a reference for us.
+        Some(unsafe { AnyTaskRef::from_raw(raw) })
+    }
+}
+
 impl AnyTaskRef {
     /// # Safety
     /// The caller hands over one reference of `raw`.

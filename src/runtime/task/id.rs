@@ -46,8 +46,9 @@ impl TaskId {
         TaskId(NonZeroU64::new(id).expect("task id counter overflowed"))
     }
 
-    /// The id for a number produced by [`as_u64`](TaskId::as_u64); `None` for 0.
-    pub(crate) fn from_u64(id: u64) -> Option<TaskId> {
+    /// The id for a number produced by [`as_u64`](TaskId::as_u64) (a monitor's URL, a log
+    /// line); `None` for 0.
+    pub fn from_u64(id: u64) -> Option<TaskId> {
         NonZeroU64::new(id).map(TaskId)
     }
 
