@@ -203,6 +203,7 @@ fn measure(
         size: args.size,
         duration: Duration::from_secs_f64(args.secs),
         tls: connector,
+        window: None,
     };
     let report = rt.block_on(support::loadgen::run(&config, Arc::new(AtomicU64::new(0))));
     drop(rt);

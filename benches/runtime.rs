@@ -6,7 +6,13 @@
 //! cargo bench --bench runtime -- --runs 3
 //! cargo bench --bench runtime -- --pin        # both runtimes' workers pinned, one per CPU
 //! RYCOS_BENCH_SPLIT=1 cargo bench --bench runtime -- yield_many   # every run: time, CPU, polls per worker, unparks, steals
+//! cargo bench --bench runtime -- --monitor    # with the web monitor serving a live page meanwhile
 //! ```
+//!
+//! `--monitor` starts `rycos-monitor` on the rycos runtime and a client that does what an open
+//! monitor page does: it follows the event stream (a summary a second, each a snapshot of the
+//! runtime) and fetches the first page of the task table after every event. Compare runs with
+//! and without it for the monitor's cost.
 //!
 //! Both runtimes get the same number of workers (2 by default, `--workers N`); tokio's
 //! current-thread runtime is a third column for the workloads where it matters. Runs alternate
@@ -52,16 +58,18 @@ struct Options {
     runs: usize,
     workers: usize,
     pin: bool,
+    monitor: bool,
 }
 
 fn options() -> Options {
-    let mut opts = Options { filter: None, runs: 5, workers: 2, pin: false };
+    let mut opts = Options { filter: None, runs: 5, workers: 2, pin: false, monitor: false };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => opts.runs = args.next().and_then(|v| v.parse().ok()).expect("--runs N"),
             "--workers" => opts.workers = args.next().and_then(|v| v.parse().ok()).expect("--workers N"),
             "--pin" => opts.pin = true,
+            "--monitor" => opts.monitor = true,
             "--bench" | "--nocapture" => {}
             other if other.starts_with("--") => {}
             other => opts.filter = Some(other.to_owned()),
@@ -508,6 +516,7 @@ fn main() {
         "workload", "unit", "rycos", "tokio", "tokio-1t", "ratio"
     );
     let rts = Runtimes::new(opts.workers, opts.pin);
+    let _monitor = opts.monitor.then(|| watch_with_monitor(&rts.rycos));
 
     type Body = fn(&Runtimes, Flavor) -> Duration;
     let throughput: [(&str, Body); 5] = [
@@ -652,4 +661,39 @@ fn snapshot_ms(workers: usize, tasks: usize) -> f64 {
         task.terminate();
     }
     median(times)
+}
+
+/// Starts the web monitor on `rt` and a client that keeps a page's worth of it busy (see the
+/// module docs); the monitor stops when the returned value is dropped.
+fn watch_with_monitor(rt: &rycos::Runtime) -> MonitorWatch {
+    let monitor = rycos_monitor::serve(rt.handle(), "127.0.0.1:0".parse().unwrap()).expect("monitor");
+    let addr = monitor.addr();
+    std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let get = |path: &str| {
+            let mut stream = std::net::TcpStream::connect(addr)?;
+            write!(stream, "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n")?;
+            let mut answer = Vec::new();
+            stream.read_to_end(&mut answer)?;
+            Ok::<usize, std::io::Error>(answer.len())
+        };
+        let Ok(mut events) = std::net::TcpStream::connect(addr) else { return };
+        let _ = write!(events, "GET /api/events HTTP/1.1\r\nhost: {addr}\r\n\r\n");
+        for line in BufReader::new(events).lines() {
+            let Ok(line) = line else { return };
+            if line.starts_with("event: summary") && get("/api/tasks?limit=100").is_err() {
+                return;
+            }
+        }
+    });
+    println!("(with the web monitor on {addr}, a client following its event stream)");
+    MonitorWatch(monitor)
+}
+
+struct MonitorWatch(rycos_monitor::Monitor);
+
+impl Drop for MonitorWatch {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
 }

@@ -58,6 +58,7 @@ fn main() -> std::io::Result<()> {
         size: args.size,
         duration: Duration::from_secs_f64(args.secs),
         tls,
+        window: None,
     };
     let report = rt.block_on(support::loadgen::run(&config, Arc::new(AtomicU64::new(0))));
     println!("{}", serde_json::to_string(&report).expect("a report serializes"));

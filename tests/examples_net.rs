@@ -366,6 +366,7 @@ fn load_generator_against_the_echo_server() {
             size: 64,
             duration: Duration::from_millis(300),
             tls: None,
+            window: None,
         };
         support::loadgen::run(&config, std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0))).await
     });

@@ -22,6 +22,51 @@ pub struct Config {
     pub duration: Duration,
     /// Speak TLS (to a server for `localhost`) with this connector.
     pub tls: Option<TlsConnector>,
+    /// Record latencies here instead of keeping them per connection (a soak: hours of echoes
+    /// would not fit in memory, and a sampler reads the window as the load runs). The
+    /// report's percentiles are then empty (0): the sampler has them.
+    pub window: Option<Arc<Window>>,
+}
+
+/// Latencies since a sampler last took them, in shards so that thousands of connections do not
+/// queue for one lock.
+pub struct Window {
+    shards: Vec<std::sync::Mutex<Histogram<u64>>>,
+}
+
+impl std::fmt::Debug for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Window").field("shards", &self.shards.len()).finish()
+    }
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window { shards: (0..16).map(|_| std::sync::Mutex::new(latency_histogram())).collect() }
+    }
+}
+
+impl Window {
+    fn record(&self, connection: usize, micros: u64) {
+        let shard = &self.shards[connection % self.shards.len()];
+        shard.lock().unwrap_or_else(|e| e.into_inner()).saturating_record(micros);
+    }
+
+    /// The latencies (µs) recorded since the last call, and a fresh window.
+    pub fn take(&self) -> Histogram<u64> {
+        let mut all = latency_histogram();
+        for shard in &self.shards {
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            all.add(&*shard).expect("same bounds");
+            shard.reset();
+        }
+        all
+    }
+}
+
+/// A histogram of latencies in microseconds, up to a minute.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
 }
 
 /// What happened, in the JSON the load generator prints.
@@ -69,6 +114,7 @@ async fn coordinate(cx: Cx<Up>, config: Config, progress: Arc<AtomicU64>) -> Rep
         let (progress, errors) = (progress.clone(), errors.clone());
         let payload: Vec<u8> = (0..size).map(|b| (b as u8).wrapping_mul(31).wrapping_add(i as u8)).collect();
         let tls = config.tls.clone();
+        let window = config.window.clone().map(|window| (window, i));
         workers.push(rycos::spawn_task_joinable(move |cx: Cx<Control>| async move {
             let conn = match connect(addr, tls.as_ref()).await {
                 Ok(conn) => {
@@ -84,8 +130,12 @@ async fn coordinate(cx: Cx<Up>, config: Config, progress: Arc<AtomicU64>) -> Rep
             drop(up);
             let Some(Control::Go(deadline)) = cx.receive().await else { return Vec::new() };
             match conn {
-                Conn::Plain(mut tcp) => echo_loop(&mut tcp, &payload, deadline, &progress, &errors).await,
-                Conn::Tls(mut tls) => echo_loop(&mut *tls, &payload, deadline, &progress, &errors).await,
+                Conn::Plain(mut tcp) => {
+                    echo_loop(&mut tcp, &payload, deadline, &progress, &errors, window).await
+                }
+                Conn::Tls(mut tls) => {
+                    echo_loop(&mut *tls, &payload, deadline, &progress, &errors, window).await
+                }
             }
         }));
     }
@@ -99,11 +149,12 @@ async fn coordinate(cx: Cx<Up>, config: Config, progress: Arc<AtomicU64>) -> Rep
         }
     }
     let start = Instant::now();
+    let echoes_before = progress.load(Ordering::Relaxed);
     let deadline = start + config.duration;
     for (task, _) in &workers {
         let _ = task.send(Control::Go(deadline));
     }
-    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    let mut histogram = latency_histogram();
     let mut round_trips = 0u64;
     for (task, join) in workers {
         drop(task);
@@ -111,6 +162,10 @@ async fn coordinate(cx: Cx<Up>, config: Config, progress: Arc<AtomicU64>) -> Rep
             histogram.saturating_record(u64::from(latency));
             round_trips += 1;
         }
+    }
+    if config.window.is_some() {
+        // The latencies went to the window; the count is in `progress`.
+        round_trips = progress.load(Ordering::Relaxed) - echoes_before;
     }
     let secs = start.elapsed().as_secs_f64().max(config.duration.as_secs_f64());
     Report {
@@ -132,13 +187,15 @@ enum Conn {
     Tls(Box<rycos::tls::TlsStream>),
 }
 
-/// Sends the payload and waits for its echo until the deadline; returns the latencies (µs).
+/// Sends the payload and waits for its echo until the deadline; returns the latencies (µs), or
+/// records them in `window` (with this connection's number) and returns none.
 async fn echo_loop<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut S,
     payload: &[u8],
     deadline: Instant,
     progress: &AtomicU64,
     errors: &AtomicU64,
+    window: Option<(Arc<Window>, usize)>,
 ) -> Vec<u32> {
     let mut latencies = Vec::new();
     let mut echo = vec![0u8; payload.len()];
@@ -155,7 +212,11 @@ async fn echo_loop<S: AsyncRead + AsyncWrite + Unpin>(
             errors.fetch_add(1, Ordering::Relaxed);
             break;
         }
-        latencies.push(u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX));
+        let micros = u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX);
+        match &window {
+            Some((window, connection)) => window.record(*connection, u64::from(micros)),
+            None => latencies.push(micros),
+        }
         progress.fetch_add(1, Ordering::Relaxed);
     }
     latencies
