@@ -61,26 +61,7 @@ fn the_hyper_example_serves_wrk() {
     let _w = watchdog(Duration::from_secs(60));
     let rt = rt(2);
     let addr = start(&rt);
-    let url = format!("http://{addr}/");
-    let out = match std::process::Command::new("wrk")
-        .args(["-t", "1", "-c", "50", "-d", "1s", "--timeout", "5s", &url])
-        .output()
-    {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("SKIPPED: `wrk` is not installed (.ci/run installs it)");
-            return;
-        }
-        Err(e) => panic!("wrk: {e}"),
-    };
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{report}");
-    assert!(!report.contains("Socket errors") && !report.contains("Non-2xx"), "{report}");
-    let requests: u64 = report
-        .lines()
-        .find(|l| l.contains("requests in"))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{report}"));
-    assert!(requests > 100, "{report}");
+    if let Some(requests) = common::tools::wrk(&format!("http://{addr}/"), 50) {
+        assert!(requests > 100, "{requests} requests");
+    }
 }

@@ -4,6 +4,7 @@
 // its own copy of `support/logging.rs`.
 #![allow(clippy::duplicate_mod)]
 mod common;
+use common::tools::{field, run_tool, wrk};
 use common::*;
 use std::time::Duration;
 
@@ -239,29 +240,6 @@ fn webserver_refuses_bad_requests_and_overlong_heads_then_closes() {
     });
 }
 
-/// Runs a load tool against the web server; `None` (said loudly) if it is not installed.
-fn run_tool(program: &str, args: &[String]) -> Option<String> {
-    match std::process::Command::new(program).args(args).output() {
-        Ok(out) => {
-            assert!(out.status.success(), "{program} failed: {}", String::from_utf8_lossy(&out.stderr));
-            Some(String::from_utf8_lossy(&out.stdout).into_owned())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("SKIPPED: `{program}` is not installed (.ci/run installs it: apache2-utils, wrk)");
-            None
-        }
-        Err(e) => panic!("{program}: {e}"),
-    }
-}
-
-fn field<'a>(report: &'a str, name: &str) -> &'a str {
-    report
-        .lines()
-        .find_map(|l| l.strip_prefix(name))
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("no {name:?} in {report}"))
-}
-
 #[test]
 fn webserver_serves_ab_with_and_without_keep_alive_and_wrk() {
     let _w = watchdog(Duration::from_secs(60));
@@ -281,16 +259,8 @@ fn webserver_serves_ab_with_and_without_keep_alive_and_wrk() {
             assert_eq!(field(&report, "Keep-Alive requests:"), "2000", "{report}");
         }
     }
-    let args = ["-t", "1", "-c", "20", "-d", "1s", "--timeout", "5s", &url].map(String::from);
-    if let Some(report) = run_tool("wrk", &args) {
-        assert!(!report.contains("Socket errors") && !report.contains("Non-2xx"), "{report}");
-        let requests: u64 = report
-            .lines()
-            .find(|l| l.contains("requests in"))
-            .and_then(|l| l.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("{report}"));
-        assert!(requests > 100, "{report}");
+    if let Some(requests) = wrk(&url, 20) {
+        assert!(requests > 100, "{requests} requests");
     }
 }
 

@@ -2,6 +2,10 @@
 //! (rycos's timer), and HTTP/2 over TLS chosen by ALPN with concurrent streams (rycos's
 //! executor).
 
+#[path = "../../tests/common/watchdog.rs"]
+mod watchdog;
+use watchdog::watchdog;
+
 #[path = "../../examples/support/certs.rs"]
 #[allow(dead_code)]
 mod certs;
@@ -18,32 +22,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-/// Fails the test binary instead of hanging it.
-struct Watchdog(Arc<std::sync::atomic::AtomicBool>);
-
-fn watchdog(limit: Duration) -> Watchdog {
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let seen = done.clone();
-    std::thread::spawn(move || {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if seen.load(Ordering::Acquire) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        eprintln!("watchdog: still running after {limit:?}");
-        std::process::exit(101);
-    });
-    Watchdog(done)
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
-    }
-}
 
 /// Answers `<method> <path>` with the request body appended.
 async fn echo(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {

@@ -2,6 +2,10 @@
 //! pages), a task's detail, the node, the event stream (and a client that leaves in the middle
 //! of it), actions only with the token from the monitor's own origin, errors and headers.
 
+#[path = "../../tests/common/watchdog.rs"]
+mod watchdog;
+use watchdog::watchdog;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -13,34 +17,7 @@ use rycos_monitor::Monitor;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-/// Fails the test binary instead of hanging it.
-struct Watchdog(Arc<AtomicBool>);
-
-fn watchdog(limit: Duration) -> Watchdog {
-    let done = Arc::new(AtomicBool::new(false));
-    let seen = done.clone();
-    std::thread::spawn(move || {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if seen.load(Ordering::Acquire) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        eprintln!("watchdog: still running after {limit:?}");
-        std::process::exit(101);
-    });
-    Watchdog(done)
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
-    }
-}
 
 fn runtime() -> rycos::Runtime {
     rycos::Runtime::builder().worker_threads(2).build().unwrap()
