@@ -146,6 +146,19 @@ fn the_first_peer_that_has_the_name_wins_and_locate_at_asks_one() {
     });
 }
 
+/// Sends 0, 1, … up to `count` to `remote`, giving the link's writer a turn whenever its
+/// outbound buffer is full.
+async fn send_numbers(remote: &TaskRef<u64>, count: u64) {
+    let mut n = 0;
+    while n < count {
+        match remote.send(n) {
+            Ok(()) => n += 1,
+            Err(SendError::Full(_)) => rycos::yield_now().await,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
 #[test]
 fn messages_from_one_sender_arrive_in_order() {
     let _guard = common::watchdog(Duration::from_secs(60));
@@ -164,15 +177,7 @@ fn messages_from_one_sender_arrive_in_order() {
         });
         a.register("sink", &sink).unwrap();
         let remote = b.locate::<u64>("sink", LONG).await.unwrap();
-        let mut n = 0;
-        while n < N {
-            match remote.send(n) {
-                Ok(()) => n += 1,
-                // The outbound buffer is full: give the writer a turn.
-                Err(SendError::Full(_)) => rycos::yield_now().await,
-                Err(e) => panic!("{e}"),
-            }
-        }
+        send_numbers(&remote, N).await;
         assert_eq!(received.await.unwrap(), N);
         a.shutdown().await;
         b.shutdown().await;
@@ -204,14 +209,7 @@ fn a_flood_from_a_peer_does_not_pile_up_in_the_receivers_mailbox() {
         let b = node("b", "secret").await;
         b.peer(a.location().addr()).await.unwrap();
         let remote = b.locate::<u64>("sink", LONG).await.unwrap();
-        let mut n = 0;
-        while n < N {
-            match remote.send(n) {
-                Ok(()) => n += 1,
-                Err(SendError::Full(_)) => rycos::yield_now().await,
-                Err(e) => panic!("{e}"),
-            }
-        }
+        send_numbers(&remote, N).await;
         let most_queued = receiving.block_on(most_queued).unwrap();
         // A turn is 128 envelopes, and the task usually runs after each (about 10 turns at worst
         // seen; without the turns, a third of the flood queued at once).
