@@ -18,8 +18,10 @@ pub(crate) struct Timers {
     /// The tick the earliest timer is due (`u64::MAX`: none); read without the lock.
     next: AtomicU64,
     /// Milliseconds since `start` when a worker last read the clock (every timer check does):
-    /// the time task statistics stamp each poll with, without a clock read per poll.
-    coarse_ms: AtomicU64,
+    /// the time task statistics stamp each poll with, without a clock read per poll. A std
+    /// atomic even under loom: it orders nothing, and whether a look writes it depends on the
+    /// real clock, which would make a loom model's schedule differ between its replays.
+    coarse_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Timers {
@@ -28,7 +30,7 @@ impl Timers {
             start: Instant::now(),
             wheel: Mutex::new(Wheel::new()),
             next: AtomicU64::new(u64::MAX),
-            coarse_ms: AtomicU64::new(0),
+            coarse_ms: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
