@@ -239,3 +239,28 @@ fn a_short_read_followed_by_end_of_stream_does_not_hang() {
         }
     });
 }
+
+/// The same, made certain: the reactor takes the event that announces both the data and the
+/// peer's end *before* the short read that drains the data (the task sleeps, so the only worker
+/// parks in the reactor, which finds the event waiting). That short read must not mark the
+/// socket drained: the end is still to be read and no other event will announce it.
+#[test]
+fn a_short_read_after_the_end_was_announced_still_reaches_the_end() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(1);
+    for _ in 0..20 {
+        let result = rt.block_on(rt.spawn(async {
+            let listener = rycos::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            std::io::Write::write_all(&mut client, b"hello").unwrap();
+            client.shutdown(Shutdown::Write).unwrap();
+            let (server, _) = listener.accept().await.unwrap();
+            rycos::time::sleep(Duration::from_millis(1)).await;
+            let mut buf = [0u8; 64];
+            assert_eq!(server.read(&mut buf).await.unwrap(), 5, "one short read takes the data");
+            rycos::time::timeout(Duration::from_secs(5), server.read(&mut buf)).await
+        }));
+        let end = result.unwrap().expect("the end of the stream was never read: the reader waits");
+        assert_eq!(end.unwrap(), 0);
+    }
+}

@@ -127,32 +127,32 @@ impl<T: AsFd> Async<T> {
         self.source.is_closed()
     }
 
-    /// Like `poll_with`, for writes to stream sockets: a short write (fewer bytes taken than
-    /// offered) means the send buffer is full, so the direction is marked not ready and the
-    /// next write waits for an event instead of making a system call that would only say
-    /// `WouldBlock`. The kernel signals the space it frees later (or the error that ends the
-    /// connection), so no event is missed.
-    ///
-    /// Reads get no such shortcut: the poller reports a peer's end-of-stream like data, and after
-    /// a short read that consumed the last bytes before it, no further event would come.
-    pub(crate) fn poll_stream_write(
+    /// Like `poll_with`, for reads and writes on stream sockets, with one shortcut: a short
+    /// transfer (fewer bytes than `wanted`) means the socket is drained (reads) or its send
+    /// buffer full (writes), so the direction is marked not ready and the next operation waits
+    /// for an event instead of making a system call that would only say `WouldBlock`. The
+    /// kernel signals new data, freed space, a peer's end and errors with events, so none is
+    /// missed — except a peer's end that arrived with the last data, which the reactor knows
+    /// of (`closed_by_peer`) and which keeps reads ready.
+    pub(crate) fn poll_stream(
         &self,
         cx: &mut Context<'_>,
+        direction: Direction,
         wanted: usize,
         op: &mut impl FnMut(&T) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
         ready!(crate::coop::poll_proceed(cx));
         loop {
-            let tick = ready!(self.source.poll_ready_tick(Direction::Write, cx))?;
+            let tick = ready!(self.source.poll_ready_tick(direction, cx))?;
             match op(self.get_ref()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Ok(n) if n > 0 && n < wanted => {
-                    self.source.clear_ready(Direction::Write, tick);
+                    self.source.clear_ready(direction, tick);
                     return Poll::Ready(Ok(n));
                 }
                 result => return Poll::Ready(result),
             }
-            ready!(self.source.poll_after_would_block(Direction::Write, tick, cx))?;
+            ready!(self.source.poll_after_would_block(direction, tick, cx))?;
         }
     }
 

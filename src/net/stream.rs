@@ -43,11 +43,11 @@ where
     }
 
     fn poll_read_ref(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_with(cx, Direction::Read, &mut |mut s| s.read(buf))
+        self.io.poll_stream(cx, Direction::Read, buf.len(), &mut |mut s| s.read(buf))
     }
 
     fn poll_write_ref(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_stream_write(cx, buf.len(), &mut |mut s| s.write(buf))
+        self.io.poll_stream(cx, Direction::Write, buf.len(), &mut |mut s| s.write(buf))
     }
 
     /// Reads exactly `buf.len()` bytes (pycos `recvall`); `UnexpectedEof` if the peer closes

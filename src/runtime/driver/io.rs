@@ -1,5 +1,5 @@
-//! The reactor: one `polling::Poller` per runtime, and the readiness of every registered
-//! socket.
+//! The reactor: one selector per runtime (epoll on Linux, see `selector.rs`), and the
+//! readiness of every registered socket.
 //!
 //! Sources are registered once, edge-triggered, for both directions. Each direction keeps a
 //! *tick* that counts readiness events, and the wakers waiting for the next one. An I/O
@@ -13,9 +13,9 @@
 //! worker, which then runs them: no thread hop per event. Busy workers poll without blocking
 //! every `event_interval` ticks, so I/O is not starved while nobody parks.
 
+use super::selector::{Events, Ready, Selector};
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
-use polling::{Event, Events, PollMode, Poller};
 use slab::Slab;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
@@ -31,8 +31,7 @@ pub(crate) enum Direction {
 }
 
 pub(crate) struct Reactor {
-    poller: Poller,
-    mode: PollMode,
+    selector: Selector,
     sources: Mutex<Slab<Arc<Source>>>,
     /// How many sources are registered, readable without the lock (see `has_sources`).
     registered: AtomicUsize,
@@ -60,13 +59,17 @@ struct Readiness {
     ready: bool,
     /// Tasks waiting for the next event (usually one).
     wakers: Vec<Waker>,
+    /// Reads only: an event said the peer closed its side (or the socket failed). From then on
+    /// a short read is no sign of a drained socket: the end is still to be read, and no
+    /// further event will announce it.
+    closed_by_peer: bool,
 }
 
 impl Default for Readiness {
     fn default() -> Self {
         // Optimistic: a new socket may already be readable or writable; the first operation
         // finds out.
-        Readiness { tick: 0, ready: true, wakers: Vec::new() }
+        Readiness { tick: 0, ready: true, wakers: Vec::new(), closed_by_peer: false }
     }
 }
 
@@ -76,11 +79,8 @@ fn closed_error() -> io::Error {
 
 impl Reactor {
     pub(crate) fn new() -> io::Result<Reactor> {
-        let poller = Poller::new()?;
-        let mode = if poller.supports_edge() { PollMode::Edge } else { PollMode::Level };
         Ok(Reactor {
-            poller,
-            mode,
+            selector: Selector::new()?,
             sources: Mutex::new(Slab::new()),
             registered: AtomicUsize::new(0),
             events: Mutex::new(Events::new()),
@@ -93,9 +93,8 @@ impl Reactor {
         let entry = sources.vacant_entry();
         let key = entry.key();
         let source = Arc::new(Source { fd: fd.as_raw_fd(), key, state: Mutex::new(SourceState::default()) });
-        // SAFETY: `Async` deregisters the descriptor (in its `Drop`) before the descriptor is
-        // closed, which is what `Poller::add` requires.
-        unsafe { self.poller.add_with_mode(fd.as_raw_fd(), Event::all(key), self.mode)? };
+        // `Async` deregisters the descriptor (in its `Drop`) before the descriptor is closed.
+        self.selector.add(fd, key)?;
         entry.insert(source.clone());
         self.registered.fetch_add(1, Ordering::Relaxed);
         Ok(source)
@@ -110,31 +109,30 @@ impl Reactor {
         // SAFETY: the descriptor is still open: it is closed only after this returns.
         let fd = unsafe { BorrowedFd::borrow_raw(source.fd) };
         // Fails only if the descriptor was never added, which `register` rules out.
-        let _ = self.poller.delete(fd);
+        let _ = self.selector.delete(fd);
     }
 
     /// True if any descriptor is registered. Busy workers poll for I/O between tasks only
-    /// then: a poll costs system calls (`epoll_wait`, and `polling` re-arms its timer and
-    /// notifier), which CPU-only workloads should not pay. A registration racing with this
-    /// check is picked up by the next poll, at the latest when a worker parks in the reactor.
+    /// then: a poll costs a system call, which CPU-only workloads should not pay. A
+    /// registration racing with this check is picked up by the next poll, at the latest when a
+    /// worker parks in the reactor.
     pub(crate) fn has_sources(&self) -> bool {
         self.registered.load(Ordering::Relaxed) > 0
     }
 
     /// Wakes a thread blocked in [`poll`](Reactor::poll), or makes its next call return at once.
     pub(crate) fn notify(&self) {
-        // Fails only if the notification channel itself broke; the poller then returns errors
+        // Fails only if the notification channel itself broke; the selector then returns errors
         // to the driver, which retries with a timeout.
-        let _ = self.poller.notify();
+        let _ = self.selector.notify();
     }
 
     /// Waits up to `timeout` for events and wakes the tasks waiting on them. Returns how many
     /// events arrived. Call from one thread at a time (the driver).
     pub(crate) fn poll(&self, timeout: Option<Duration>) -> usize {
         let mut events = self.events.lock();
-        events.clear();
-        match self.poller.wait(&mut events, timeout) {
-            Ok(_) => {}
+        match self.selector.wait(&mut events, timeout) {
+            Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return 0,
             Err(e) => {
                 // Nothing sensible to do but report it and not spin.
@@ -146,13 +144,15 @@ impl Reactor {
         let mut wake = Vec::new();
         {
             let sources = self.sources.lock();
-            for event in events.iter() {
-                let Some(source) = sources.get(event.key) else { continue };
+            for (key, Ready { readable, writable, read_closed }) in events.iter() {
+                let Some(source) = sources.get(key) else { continue };
                 let mut state = source.state.lock();
-                if event.readable {
-                    state.directions[Direction::Read as usize].fire(&mut wake);
+                if readable {
+                    let read = &mut state.directions[Direction::Read as usize];
+                    read.closed_by_peer |= read_closed;
+                    read.fire(&mut wake);
                 }
-                if event.writable {
+                if writable {
                     state.directions[Direction::Write as usize].fire(&mut wake);
                 }
             }
@@ -234,11 +234,12 @@ impl Source {
 
     /// An operation that read `tick` learned the direction is exhausted without being told
     /// `WouldBlock` (a short read or write on a stream): not ready until the next event, unless
-    /// one arrived meanwhile.
+    /// one arrived meanwhile — or, for reads, unless the peer's end has been announced (it is
+    /// still to be read, and no other event will come for it).
     pub(crate) fn clear_ready(&self, direction: Direction, tick: u64) {
         let mut state = self.state.lock();
         let readiness = &mut state.directions[direction as usize];
-        if readiness.tick == tick {
+        if readiness.tick == tick && !readiness.closed_by_peer {
             readiness.ready = false;
         }
     }

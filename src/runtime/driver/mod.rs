@@ -1,4 +1,4 @@
-//! The runtime's drivers — the I/O reactor (`io.rs`, on `polling`) and the timers (`time.rs`,
+//! The runtime's drivers — the I/O reactor (`io.rs`, waiting on epoll or `polling`: `selector.rs`) and the timers (`time.rs`,
 //! a hierarchical wheel in `wheel.rs`) — and the one place that answers "who waits in the
 //! poller, and until when".
 //!
@@ -18,8 +18,16 @@
 //! Busy workers also fire due timers and poll the reactor without blocking between polls
 //! (`Worker::maintenance`), so a busy runtime does not starve its timers or its sockets.
 
+#[cfg(all(not(loom), any(target_os = "linux", target_os = "android")))]
+mod epoll;
 #[cfg(not(loom))]
 pub(crate) mod io;
+// On Linux only its tests use it, not all of it.
+#[cfg(all(not(loom), any(test, not(any(target_os = "linux", target_os = "android")))))]
+#[cfg_attr(any(target_os = "linux", target_os = "android"), allow(dead_code))]
+mod portable;
+#[cfg(not(loom))]
+mod selector;
 pub(crate) mod time;
 mod wheel;
 

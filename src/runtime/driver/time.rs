@@ -64,6 +64,7 @@ impl Timers {
 
     /// Milliseconds since the start as of the last timer check on any worker (every few dozen
     /// polls, and whenever a worker wakes): a few milliseconds behind at most while it runs.
+    #[inline]
     pub(crate) fn coarse_ms(&self) -> u64 {
         self.coarse_ms.load(Relaxed)
     }
