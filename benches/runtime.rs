@@ -7,6 +7,7 @@
 //! cargo bench --bench runtime -- --pin        # both runtimes' workers pinned, one per CPU
 //! RYCOS_BENCH_SPLIT=1 cargo bench --bench runtime -- yield_many   # every run: time, CPU, polls per worker, unparks, steals
 //! cargo bench --bench runtime -- --monitor    # with the web monitor serving a live page meanwhile
+//! cargo bench --bench runtime -- --instructions   # instructions under callgrind instead of time
 //! ```
 //!
 //! `--monitor` starts `rycos-monitor` on the rycos runtime and a client that does what an open
@@ -26,6 +27,15 @@
 //!
 //! These are regression measurements on a shared 2-core machine, not absolute truths: compare
 //! ratios, not milliseconds.
+//!
+//! `--instructions` counts what the wall clock here cannot resolve (a cost of 2 % in a run that
+//! swings by 20 %): each throughput workload runs once per column in a child process under
+//! `valgrind --tool=callgrind` (Debian: `apt-get install valgrind`), one worker, and the
+//! instructions of the whole process are printed — rycos, rycos with the web monitor serving a
+//! page (the client above, connected before the workload starts), and tokio. Counts repeat
+//! to within a few hundred thousand instructions from run to run. Valgrind runs the threads
+//! one at a time and ~50× slower, so the monitor's one snapshot a second happens ~50× as often
+//! per instruction as it would natively: its column overstates its cost.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -59,10 +69,12 @@ struct Options {
     workers: usize,
     pin: bool,
     monitor: bool,
+    instructions: bool,
 }
 
 fn options() -> Options {
-    let mut opts = Options { filter: None, runs: 5, workers: 2, pin: false, monitor: false };
+    let mut opts =
+        Options { filter: None, runs: 5, workers: 2, pin: false, monitor: false, instructions: false };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -70,6 +82,7 @@ fn options() -> Options {
             "--workers" => opts.workers = args.next().and_then(|v| v.parse().ok()).expect("--workers N"),
             "--pin" => opts.pin = true,
             "--monitor" => opts.monitor = true,
+            "--instructions" => opts.instructions = true,
             "--bench" | "--nocapture" => {}
             other if other.starts_with("--") => {}
             other => opts.filter = Some(other.to_owned()),
@@ -493,6 +506,10 @@ fn report(name: &str, unit: &str, rycos: f64, tokio: f64, tokio_ct: Option<f64>)
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--instructions-child") {
+        child_instructions(&args[2], &args[3]);
+        return;
+    }
     if args.get(1).map(String::as_str) == Some("--child") {
         let workers = args[4].parse().unwrap();
         match args[2].as_str() {
@@ -505,6 +522,10 @@ fn main() {
     }
     let opts = options();
     let wanted = |name: &str| opts.filter.as_ref().is_none_or(|f| name.contains(f.as_str()));
+    if opts.instructions {
+        count_instructions(&wanted);
+        return;
+    }
     println!(
         "rycos vs tokio, {} workers each{}, median of {} runs (ratio = tokio / rycos; > 1: rycos better)",
         opts.workers,
@@ -668,6 +689,7 @@ fn snapshot_ms(workers: usize, tasks: usize) -> f64 {
 fn watch_with_monitor(rt: &rycos::Runtime) -> MonitorWatch {
     let monitor = rycos_monitor::serve(rt.handle(), "127.0.0.1:0".parse().unwrap()).expect("monitor");
     let addr = monitor.addr();
+    let (connected, first_event) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::{BufRead, BufReader, Read, Write};
         let get = |path: &str| {
@@ -681,16 +703,95 @@ fn watch_with_monitor(rt: &rycos::Runtime) -> MonitorWatch {
         let _ = write!(events, "GET /api/events HTTP/1.1\r\nhost: {addr}\r\n\r\n");
         for line in BufReader::new(events).lines() {
             let Ok(line) = line else { return };
-            if line.starts_with("event: summary") && get("/api/tasks?limit=100").is_err() {
-                return;
+            if line.starts_with("event: summary") {
+                let _ = connected.send(());
+                if get("/api/tasks?limit=100").is_err() {
+                    return;
+                }
             }
         }
     });
+    // The page is open before the workload starts (the stream sends its first summary at once).
+    let _ = first_event.recv();
     println!("(with the web monitor on {addr}, a client following its event stream)");
     MonitorWatch(monitor)
 }
 
 struct MonitorWatch(rycos_monitor::Monitor);
+
+// ---- instructions (--instructions) -------------------------------------------------------------
+
+/// The columns of `--instructions`, as the child process takes them.
+const INSTRUCTION_COLUMNS: [&str; 3] = ["rycos", "rycos+monitor", "tokio"];
+
+const THROUGHPUT_WORKLOADS: [&str; 5] = ["spawn_many", "chained_spawn", "yield_many", "ping_pong", "fan_in"];
+
+/// Runs each throughput workload under callgrind, once per column, and prints the counts.
+fn count_instructions(wanted: &dyn Fn(&str) -> bool) {
+    if std::process::Command::new("valgrind").arg("--version").output().is_err() {
+        eprintln!("--instructions needs valgrind (Debian: apt-get install valgrind)");
+        std::process::exit(2);
+    }
+    println!("instructions of the whole process (valgrind --tool=callgrind), 1 worker, one run each");
+    println!(
+        "{:<16} {:>14} {:>14} {:>9} {:>14} {:>8}",
+        "workload", "rycos", "rycos+monitor", "monitor", "tokio", "ratio"
+    );
+    for name in THROUGHPUT_WORKLOADS.into_iter().filter(|name| wanted(name)) {
+        let [rycos, monitored, tokio] = INSTRUCTION_COLUMNS.map(|column| instructions_of(name, column));
+        println!(
+            "{name:<16} {:>13.1}M {:>13.1}M {:>+8.2}% {:>13.1}M {:>8.2}",
+            rycos / 1e6,
+            monitored / 1e6,
+            (monitored / rycos - 1.0) * 100.0,
+            tokio / 1e6,
+            tokio / rycos
+        );
+    }
+}
+
+/// The instructions callgrind counted for one child run.
+fn instructions_of(workload: &str, column: &str) -> f64 {
+    let out = std::process::Command::new("valgrind")
+        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--instructions-child", workload, column])
+        .output()
+        .expect("run valgrind");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{workload} on {column} under callgrind failed: {stderr}");
+    // "==123== I   refs:      273,049,748"
+    let refs = stderr.lines().find_map(|line| line.split("I   refs:").nth(1)).expect("callgrind's total");
+    refs.trim().replace(',', "").parse().expect("a count")
+}
+
+/// In the child: one run of `workload` on a one-worker runtime of `column`.
+fn child_instructions(workload: &str, column: &str) {
+    if column == "tokio" {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let body: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = match workload {
+            "spawn_many" => Box::pin(tokio_spawn_many()),
+            "chained_spawn" => Box::pin(tokio_chained_spawn()),
+            "yield_many" => Box::pin(tokio_yield_many()),
+            "ping_pong" => Box::pin(tokio_ping_pong()),
+            "fan_in" => Box::pin(tokio_fan_in()),
+            other => panic!("unknown workload {other}"),
+        };
+        rt.block_on(async move { tokio::spawn(body).await.unwrap() });
+        return;
+    }
+    let rt = rycos::Runtime::builder().worker_threads(1).build().unwrap();
+    let _monitor = (column == "rycos+monitor").then(|| watch_with_monitor(&rt));
+    let body: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = match workload {
+        "spawn_many" => Box::pin(rycos_spawn_many()),
+        "chained_spawn" => Box::pin(rycos_chained_spawn()),
+        "yield_many" => Box::pin(rycos_yield_many()),
+        "ping_pong" => Box::pin(rycos_ping_pong()),
+        "fan_in" => Box::pin(rycos_fan_in()),
+        other => panic!("unknown workload {other}"),
+    };
+    rt.block_on(async move { rycos::spawn(body).await.unwrap() });
+}
 
 impl Drop for MonitorWatch {
     fn drop(&mut self) {
