@@ -49,10 +49,6 @@
 //!
 //! [rycos]: https://docs.rs/rycos
 
-// The runtime's loom build (`--cfg loom`, its lib tests only) leaves out the network; this crate
-// is a dev-dependency of the runtime, so under loom it builds as nothing rather than failing.
-#![cfg(not(loom))]
-
 mod api;
 mod assets;
 mod events;
