@@ -14,10 +14,13 @@
 //! `Hello, World!` body. `wrk` runs one thread (`--wrk-threads`) on the same two cores.
 //!
 //! Each server reports the CPU time it used, printed as microseconds per request: the cost of
-//! a request independent of how the cores were shared. `--ceiling` adds a server with no
-//! runtime and no HTTP library (an epoll loop per thread writing a canned response for every
-//! request head it reads): what the kernel allows here.
+//! a request independent of how the cores were shared. `--ceiling` adds two servers with no
+//! runtime: hyper polled straight from an epoll loop per thread (`bare_hyper.rs`: the most any
+//! runtime can give hyper here), and an epoll loop writing a canned response for every request
+//! head it reads, with no HTTP library (what the kernel allows here).
 
+#[path = "bare_hyper.rs"]
+mod bare_hyper;
 #[path = "servers.rs"]
 mod servers;
 #[path = "../examples/support/mod.rs"]
@@ -44,10 +47,12 @@ struct Args {
     /// Threads of wrk.
     #[arg(long, default_value_t = 1)]
     wrk_threads: usize,
-    /// Also measure the no-runtime epoll server: the ceiling for any server.
+    /// Also measure the two ceilings: hyper with no runtime (the most any runtime can give
+    /// hyper here), and an epoll server with no runtime and no HTTP library (the most any
+    /// server can do).
     #[arg(long)]
     ceiling: bool,
-    /// Serve (internal): "rycos", "tokio" or "epoll".
+    /// Serve (internal): "rycos", "tokio", "bare-hyper" or "epoll".
     #[arg(long, hide = true)]
     serve: Option<String>,
     #[arg(long, hide = true)]
@@ -80,7 +85,7 @@ fn main() {
     for &connections in &args.connections {
         let mut flavors = vec!["rycos", "tokio"];
         if args.ceiling {
-            flavors.push("epoll");
+            flavors.extend(["bare-hyper", "epoll"]);
         }
         let mut runs: Vec<Vec<Run>> = vec![Vec::new(); flavors.len()];
         for round in 0..args.runs {
@@ -101,9 +106,10 @@ fn main() {
             format!("{:.2} / {:.2} ms", r.p99_ms, t.p99_ms),
             format!("{:.2} / {:.2}", r.cpu_us_per_request, t.cpu_us_per_request),
         );
-        if let Some(c) = medians.get(2) {
+        let ceilings = ["hyper with no runtime (an epoll loop per thread)", "no runtime, no HTTP library"];
+        for (name, c) in ceilings.iter().zip(medians.iter().skip(2)) {
             println!(
-                "  ceiling (epoll, no runtime, no HTTP library): {:.0} req/s = {:.2}× tokio, p99 {:.2} ms, CPU {:.2} µs/req",
+                "  ceiling, {name}: {:.0} req/s = {:.2}× tokio, p99 {:.2} ms, CPU {:.2} µs/req",
                 c.requests_per_s,
                 c.requests_per_s / t.requests_per_s,
                 c.p99_ms,
@@ -211,6 +217,7 @@ fn serve(flavor: &str) {
     match flavor {
         "rycos" => serve_rycos(std_listener),
         "tokio" => serve_tokio(std_listener),
+        "bare-hyper" => bare_hyper::serve(std_listener, WORKERS),
         "epoll" => servers::serve_epoll(std_listener, WORKERS, answer_heads),
         other => panic!("unknown server {other}"),
     }

@@ -98,7 +98,10 @@ pub fn serve_epoll(listener: std::net::TcpListener, threads: usize, answer: Answ
                 let mut out = Vec::with_capacity(16 * 1024);
                 loop {
                     events.clear();
-                    epoll::wait(&poll, rustix::buffer::spare_capacity(&mut events), None)?;
+                    match epoll::wait(&poll, rustix::buffer::spare_capacity(&mut events), None) {
+                        Ok(_) | Err(rustix::io::Errno::INTR) => {} // a signal (strace attaching, say)
+                        Err(e) => return Err(e.into()),
+                    }
                     for event in &events {
                         let key = event.data.u64();
                         if key == LISTENER {
