@@ -76,6 +76,7 @@ mod sizes {
                 >,
             >()
         }
-        assert_eq!(cell_size(&body), 184);
+        // At most: a compiler that lays the future out tighter is welcome.
+        assert!(cell_size(&body) <= 184, "an idle actor takes {} bytes", cell_size(&body));
     }
 }
