@@ -127,10 +127,14 @@ fn polls_age_and_idle_time_grow_and_exit_hooks_count_monitors() {
     assert!(after.age >= before.age + Duration::from_millis(90), "{before:?} then {after:?}");
     // Polled just now for the messages: idle for far less than the 100 ms before them.
     assert!(after.since_last_poll < Duration::from_millis(80), "{after:?}");
+    // Task times are kept in 16 ms units: 64 ms of real time between the two readings show as
+    // at least four units more idle time (the floors of two readings differ by at least the
+    // floor of their distance). Asserted with one unit of slack. (A 60 ms sleep and "at least
+    // 50 ms more" failed when the readings straddled only three unit edges: 16 then 64 ms.)
     let idle_before = wait_for(&rt, target.id(), |_| true).since_last_poll;
-    std::thread::sleep(Duration::from_millis(60));
+    std::thread::sleep(Duration::from_millis(64));
     let idle_after = wait_for(&rt, target.id(), |_| true).since_last_poll;
-    assert!(idle_after >= idle_before + Duration::from_millis(50), "{idle_before:?} then {idle_after:?}");
+    assert!(idle_after >= idle_before + Duration::from_millis(48), "{idle_before:?} then {idle_after:?}");
     let watching = wait_for(&rt, watcher.id(), |t| t.state == TaskState::Receiving);
     assert_eq!(watching.exit_hooks, 0, "nobody watches the watcher");
     let workers = rt.snapshot().workers;
