@@ -176,12 +176,13 @@ fn median(runs: &[Measured]) -> Measured {
     median.report.p50_us = pick(|r| r.p50_us);
     median.report.p99_us = pick(|r| r.p99_us);
     median.report.p999_us = pick(|r| r.p999_us);
-    let mut cpu: Vec<f64> = runs.iter().map(|m| m.server_cpu_us_per_round_trip).collect();
-    cpu.sort_by(f64::total_cmp);
-    median.server_cpu_us_per_round_trip = cpu[cpu.len() / 2];
-    let mut cpu: Vec<f64> = runs.iter().map(|m| m.generator_cpu_us_per_round_trip).collect();
-    cpu.sort_by(f64::total_cmp);
-    median.generator_cpu_us_per_round_trip = cpu[cpu.len() / 2];
+    let cpu = |f: fn(&Measured) -> f64| {
+        let mut v: Vec<f64> = runs.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    median.server_cpu_us_per_round_trip = cpu(|m| m.server_cpu_us_per_round_trip);
+    median.generator_cpu_us_per_round_trip = cpu(|m| m.generator_cpu_us_per_round_trip);
     median
 }
 

@@ -539,30 +539,7 @@ fn main() {
     let rts = Runtimes::new(opts.workers, opts.pin);
     let _monitor = opts.monitor.then(|| watch_with_monitor(&rts.rycos));
 
-    type Body = fn(&Runtimes, Flavor) -> Duration;
-    let throughput: [(&str, Body); 5] = [
-        ("spawn_many", |r, f| match f {
-            Flavor::Rycos => time_on(r, f, rycos_spawn_many),
-            _ => time_on(r, f, tokio_spawn_many),
-        }),
-        ("chained_spawn", |r, f| match f {
-            Flavor::Rycos => time_on(r, f, rycos_chained_spawn),
-            _ => time_on(r, f, tokio_chained_spawn),
-        }),
-        ("yield_many", |r, f| match f {
-            Flavor::Rycos => time_on(r, f, rycos_yield_many),
-            _ => time_on(r, f, tokio_yield_many),
-        }),
-        ("ping_pong", |r, f| match f {
-            Flavor::Rycos => time_on(r, f, rycos_ping_pong),
-            _ => time_on(r, f, tokio_ping_pong),
-        }),
-        ("fan_in", |r, f| match f {
-            Flavor::Rycos => time_on(r, f, rycos_fan_in),
-            _ => time_on(r, f, tokio_fan_in),
-        }),
-    ];
-    for (name, body) in throughput {
+    for name in THROUGHPUT_WORKLOADS {
         if !wanted(name) {
             continue;
         }
@@ -577,7 +554,7 @@ fn main() {
             {
                 let before = rts.rycos.metrics();
                 let cpu_before = cpu_time();
-                let ms = body(&rts, flavor).as_secs_f64() * 1e3;
+                let ms = time_on(&rts, flavor, || throughput_workload(name, flavor)).as_secs_f64() * 1e3;
                 if std::env::var_os("RYCOS_BENCH_SPLIT").is_some() {
                     let cpu = (cpu_time() - cpu_before).as_secs_f64() * 1e3;
                     let after = rts.rycos.metrics();
@@ -724,6 +701,7 @@ struct MonitorWatch(rycos_monitor::Monitor);
 /// The columns of `--instructions`, as the child process takes them.
 const INSTRUCTION_COLUMNS: [&str; 3] = ["rycos", "rycos+monitor", "tokio"];
 
+/// The workloads timed (and counted by `--instructions`), by name: see `throughput_workload`.
 const THROUGHPUT_WORKLOADS: [&str; 5] = ["spawn_many", "chained_spawn", "yield_many", "ping_pong", "fan_in"];
 
 /// Runs each throughput workload under callgrind, once per column, and prints the counts.
@@ -769,28 +747,32 @@ fn instructions_of(workload: &str, column: &str) -> f64 {
 fn child_instructions(workload: &str, column: &str) {
     if column == "tokio" {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let body: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = match workload {
-            "spawn_many" => Box::pin(tokio_spawn_many()),
-            "chained_spawn" => Box::pin(tokio_chained_spawn()),
-            "yield_many" => Box::pin(tokio_yield_many()),
-            "ping_pong" => Box::pin(tokio_ping_pong()),
-            "fan_in" => Box::pin(tokio_fan_in()),
-            other => panic!("unknown workload {other}"),
-        };
+        let body = throughput_workload(workload, Flavor::Tokio);
         rt.block_on(async move { tokio::spawn(body).await.unwrap() });
         return;
     }
     let rt = rycos::Runtime::builder().worker_threads(1).build().unwrap();
     let _monitor = (column == "rycos+monitor").then(|| watch_with_monitor(&rt));
-    let body: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = match workload {
-        "spawn_many" => Box::pin(rycos_spawn_many()),
-        "chained_spawn" => Box::pin(rycos_chained_spawn()),
-        "yield_many" => Box::pin(rycos_yield_many()),
-        "ping_pong" => Box::pin(rycos_ping_pong()),
-        "fan_in" => Box::pin(rycos_fan_in()),
-        other => panic!("unknown workload {other}"),
-    };
+    let body = throughput_workload(workload, Flavor::Rycos);
     rt.block_on(async move { rycos::spawn(body).await.unwrap() });
+}
+
+/// The throughput workload `name` for `flavor`'s runtime (tokio's for both tokio flavors).
+fn throughput_workload(name: &str, flavor: Flavor) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+    let rycos = flavor == Flavor::Rycos;
+    match name {
+        "spawn_many" if rycos => Box::pin(rycos_spawn_many()),
+        "spawn_many" => Box::pin(tokio_spawn_many()),
+        "chained_spawn" if rycos => Box::pin(rycos_chained_spawn()),
+        "chained_spawn" => Box::pin(tokio_chained_spawn()),
+        "yield_many" if rycos => Box::pin(rycos_yield_many()),
+        "yield_many" => Box::pin(tokio_yield_many()),
+        "ping_pong" if rycos => Box::pin(rycos_ping_pong()),
+        "ping_pong" => Box::pin(tokio_ping_pong()),
+        "fan_in" if rycos => Box::pin(rycos_fan_in()),
+        "fan_in" => Box::pin(tokio_fan_in()),
+        other => panic!("unknown workload {other}"),
+    }
 }
 
 impl Drop for MonitorWatch {
