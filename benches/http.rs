@@ -106,8 +106,9 @@ fn main() {
             format!("{:.2} / {:.2} ms", r.p99_ms, t.p99_ms),
             format!("{:.2} / {:.2}", r.cpu_us_per_request, t.cpu_us_per_request),
         );
+        println!("  round by round: rycos/tokio {}", Quartiles::of_ratios(&runs[0], &runs[1]));
         let ceilings = ["hyper with no runtime (an epoll loop per thread)", "no runtime, no HTTP library"];
-        for (name, c) in ceilings.iter().zip(medians.iter().skip(2)) {
+        for (i, (name, c)) in ceilings.iter().zip(medians.iter().skip(2)).enumerate() {
             println!(
                 "  ceiling, {name}: {:.0} req/s = {:.2}× tokio, p99 {:.2} ms, CPU {:.2} µs/req",
                 c.requests_per_s,
@@ -115,7 +116,42 @@ fn main() {
                 c.p99_ms,
                 c.cpu_us_per_request
             );
+            println!(
+                "    round by round: ceiling/tokio {}; rycos/ceiling {}",
+                Quartiles::of_ratios(&runs[2 + i], &runs[1]),
+                Quartiles::of_ratios(&runs[0], &runs[2 + i]),
+            );
         }
+    }
+}
+
+/// The spread of a ratio taken run by run within each round (the two runs of a round are
+/// seconds apart, so the machine's slower and faster hours cancel out of it).
+struct Quartiles {
+    lower: f64,
+    median: f64,
+    upper: f64,
+}
+
+impl Quartiles {
+    /// `a[k] / b[k]` over the rounds `k`, in requests per second.
+    fn of_ratios(a: &[Run], b: &[Run]) -> Quartiles {
+        let mut ratios: Vec<f64> =
+            a.iter().zip(b).map(|(a, b)| a.requests_per_s / b.requests_per_s).collect();
+        ratios.sort_by(f64::total_cmp);
+        // Interpolated between the two nearest ranks.
+        let at = |q: f64| {
+            let rank = (ratios.len() - 1) as f64 * q;
+            let (below, above) = (ratios[rank.floor() as usize], ratios[rank.ceil() as usize]);
+            below + (above - below) * rank.fract()
+        };
+        Quartiles { lower: at(0.25), median: at(0.5), upper: at(0.75) }
+    }
+}
+
+impl std::fmt::Display for Quartiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "median {:.3} (quartiles {:.3}–{:.3})", self.median, self.lower, self.upper)
     }
 }
 

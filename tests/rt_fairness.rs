@@ -219,3 +219,73 @@ fn yield_now_lets_every_queued_task_run() {
     let order = order.lock().unwrap().clone();
     assert_eq!(order, vec![('a', 0), ('b', 0), ('a', 1), ('b', 1), ('a', 2), ('b', 2)], "yield interleaves");
 }
+
+/// Answers one byte on `stream` with the same byte; the first of the servers sharing `first`
+/// to get its byte blocks its worker until `release` opens instead (a poll that does not
+/// return for a while).
+async fn echo_one_byte_or_hog(stream: rycos::net::TcpStream, first: Arc<AtomicBool>, release: Gate) {
+    let mut byte = [0u8; 1];
+    stream.read_exact(&mut byte).await.unwrap();
+    if first.swap(false, Ordering::SeqCst) {
+        release.wait();
+    }
+    stream.write_all(&byte).await.unwrap();
+}
+
+/// A worker keeps the tasks its look for I/O events woke, and the other worker does not wait in
+/// the reactor beside it (`Worker::sleep`): if the keeper then hangs in a poll, the other must
+/// notice, take the rest of the batch, and look after the runtime's I/O.
+#[test]
+fn io_goes_on_when_the_worker_that_kept_a_batch_of_wake_ups_hangs() {
+    use std::io::{Read, Write};
+    let _w = watchdog(Duration::from_secs(60));
+    let rt = rt(2);
+    for round in 0..10 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut clients: Vec<std::net::TcpStream> =
+            (0..3).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+        let (release, busy) = (Gate::default(), Gate::default());
+        // The first two servers share one `first`: whichever runs first hangs its worker. The
+        // third never hangs.
+        let first = Arc::new(AtomicBool::new(true));
+        for (i, _) in clients.iter().enumerate() {
+            let stream = listener.accept().unwrap().0;
+            let first = if i < 2 { first.clone() } else { Arc::new(AtomicBool::new(false)) };
+            let release = release.clone();
+            rt.spawn(async move {
+                let stream = rycos::net::TcpStream::from_std(stream).unwrap();
+                echo_one_byte_or_hog(stream, first, release).await;
+            });
+        }
+        // Both workers busy while the first two bytes arrive, so that one look finds both.
+        let waiting = Arc::new(AtomicU64::new(0));
+        for _ in 0..2 {
+            let (busy, waiting) = (busy.clone(), waiting.clone());
+            rt.spawn(async move {
+                waiting.fetch_add(1, Ordering::SeqCst);
+                busy.wait();
+            });
+        }
+        while waiting.load(Ordering::SeqCst) < 2 {
+            std::thread::yield_now();
+        }
+        clients[0].write_all(b"a").unwrap();
+        clients[1].write_all(b"b").unwrap();
+        busy.open();
+        // One of the two now hangs its worker; the third connection is still served.
+        clients[2].write_all(b"c").unwrap();
+        let mut byte = [0u8; 1];
+        clients[2].set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        clients[2]
+            .read_exact(&mut byte)
+            .unwrap_or_else(|e| panic!("round {round}: no answer while a worker hangs: {e}"));
+        assert_eq!(&byte, b"c");
+        release.open();
+        for (client, sent) in clients.iter_mut().zip([b"a", b"b"]) {
+            client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            client.read_exact(&mut byte).unwrap();
+            assert_eq!(&byte, sent);
+        }
+    }
+}

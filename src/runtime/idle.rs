@@ -33,6 +33,11 @@
 //!   watching; the count is withdrawn behind a fence *before* its last look at the queues (the
 //!   run loop's search and park, or the check before a plain sleep), so a notifier that saw a
 //!   watcher is always covered by one of that watcher's looks.
+//! - A batch of tasks woken by a worker's own look for I/O events is kept like a lone task
+//!   (`Worker::after_io_look`): its pushes notify nobody, and afterwards the worker either
+//!   notifies as for surplus (it is behind) or as for a lone task. A worker parking while
+//!   another runs such a batch watches it, and so does not wait in the reactor beside it
+//!   (`Worker::sleep`).
 
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst, fence};

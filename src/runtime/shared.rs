@@ -49,14 +49,28 @@ pub(crate) struct WorkerShared {
     pub(super) activity: CachePadded<Activity>,
 }
 
+impl WorkerShared {
+    /// What this worker's queue holds, as another worker sees it.
+    pub(super) fn queued(&self) -> Queued {
+        match self.stealer.len() {
+            0 => Queued::Nothing,
+            1 => Queued::Kept,
+            _ if self.activity.keeps_io_batch.load(Relaxed) => Queued::Kept,
+            _ => Queued::Surplus,
+        }
+    }
+}
+
 /// What a parking worker finds queued (see `Shared::queued_work`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Queued {
     Nothing,
-    /// Only lone tasks: one task in a worker's queue, which that (running) worker is about to
-    /// run itself.
-    Lone,
-    /// Work another worker should take: the global queue, or a queue of two or more.
+    /// Only tasks that their (running) workers are about to run themselves: a lone task (the
+    /// only one in a worker's queue), or the batch of tasks a worker's look for I/O events
+    /// woke (see `Worker::after_io_look`).
+    Kept,
+    /// Work another worker should take: the global queue, or a queue of two or more that its
+    /// worker does not keep.
     Surplus,
 }
 
@@ -74,6 +88,10 @@ pub(crate) struct Activity {
     pub(super) steals: AtomicU64,
     /// Times the worker parked as the watcher of lone tasks (a metric; see `Worker::watch`).
     pub(super) watches: AtomicU64,
+    /// True while the tasks in the worker's queue are a batch its last look for I/O events
+    /// woke, which it keeps to run itself (see `Worker::after_io_look`). Only a hint: thieves
+    /// leave such a queue to a worker that keeps polling, as they leave a lone task.
+    pub(super) keeps_io_batch: AtomicBool,
     /// Tasks spawned and tasks ended on this worker (a metric: their difference, summed over
     /// the workers and `Shared::outside`, is the number of live tasks).
     pub(super) spawned: AtomicU64,
@@ -267,10 +285,10 @@ impl Shared {
         }
         let mut queued = Queued::Nothing;
         for entry in self.workers.iter() {
-            match entry.stealer.len() {
-                0 => {}
-                1 => queued = Queued::Lone,
-                _ => return Queued::Surplus,
+            match entry.queued() {
+                Queued::Nothing => {}
+                Queued::Kept => queued = Queued::Kept,
+                Queued::Surplus => return Queued::Surplus,
             }
         }
         queued

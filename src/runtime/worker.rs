@@ -17,12 +17,17 @@
 //! queue (see `idle.rs` for who may search), and finally parks. The first worker to park becomes
 //! the driver: it waits in the reactor for I/O events, only until the next timer is due, and is
 //! woken with `Poller::notify`. Everyone else sleeps on a condition variable until notified.
+//! The exception: while another worker runs through a batch of I/O wake-ups it kept (below), a
+//! parking worker leaves the reactor to it and watches it instead (`Worker::sleep`).
 //!
 //! A *lone* task — the only task a running worker has queued, typically the one its current
 //! task just spawned or woke — is left to that worker: thieves give it a grace period, queuing
 //! it wakes nobody while a parked worker watches, and the watcher takes it only if the worker
 //! turns out to be stuck in a poll (`LONE_TASK_GRACE`, `Worker::watch`). Chains of tasks and
 //! request/reply pairs so stay on one core; surplus work (two or more queued) still spreads.
+//! The tasks one look for I/O events wakes are *kept* the same way, unless the worker is behind
+//! (`Worker::after_io_look`): a server's requests are then served by as few workers as keep up
+//! with them, without a wake-up between workers per batch.
 //!
 //! Fairness guarantee at the time of writing: a task that is queued runs after at most
 //! `MAX_LIFO_POLLS` LIFO polls per queued task ahead of it, and a task in the global queue after
@@ -30,7 +35,7 @@
 //! blocks its worker (no runtime can preempt it); other workers steal the rest of that worker's
 //! queue.
 
-use super::driver::DriverGuard;
+use super::driver::{DriverGuard, earliest};
 use super::queue::Local;
 use super::shared::{Queued, Shared};
 use super::task::Notified;
@@ -72,6 +77,10 @@ const LONE_TASK_GRACE: Duration = if cfg!(loom) { Duration::ZERO } else { Durati
 const WATCH_FIRST: Duration = Duration::from_micros(100);
 const WATCH_LAST: Duration = Duration::from_micros(1_600);
 
+/// Whether only the last worker to park waits in the reactor (see `Worker::sleep`). Not under
+/// loom, which models the driver protocol with any parked worker as the driver.
+const DRIVER_ONLY_WHEN_ALL_PARK: bool = !cfg!(loom);
+
 /// What a watcher does after a sleep (see `Worker::watch`).
 enum Watch {
     /// Keep watching.
@@ -100,6 +109,12 @@ pub(crate) struct Worker {
     /// found none (see `IO_QUIET_MAX`).
     next_io_look: Cell<Instant>,
     io_quiet: Cell<Duration>,
+    /// True while this worker wakes the tasks its look for I/O events found: their pushes
+    /// notify nobody, `after_io_look` decides for the batch.
+    in_io_look: Cell<bool>,
+    /// Set by a watcher that found another worker stuck in a poll: its next sleep may take the
+    /// driver role although that worker still runs (see `sleep`).
+    found_stuck: Cell<bool>,
 }
 
 /// The longest a busy worker goes between looks for I/O events while its looks keep finding
@@ -127,6 +142,8 @@ pub(super) fn run(shared: Arc<Shared>, index: usize, local: Local, parker: Parke
         seen_polls: (0..workers).map(|_| Cell::new((0, Instant::now()))).collect(),
         next_io_look: Cell::new(Instant::now()),
         io_quiet: Cell::new(Duration::ZERO),
+        in_io_look: Cell::new(false),
+        found_stuck: Cell::new(false),
         parker,
     };
     // User panics are caught around each poll; a panic that reaches this far is a bug in the
@@ -243,7 +260,9 @@ impl Worker {
             if now >= self.next_io_look.get()
                 && let Some(_role) = self.shared.driver.try_claim()
             {
+                let queued_before = self.begin_io_look();
                 let events = self.shared.driver.reactor.poll(Some(Duration::ZERO));
+                self.after_io_look(queued_before);
                 let quiet = match events {
                     0 => (self.io_quiet.get() * 2).clamp(IO_QUIET_MIN, IO_QUIET_MAX),
                     _ => Duration::ZERO,
@@ -272,13 +291,60 @@ impl Worker {
     /// parked since saw the surplus as it parked (see idle.rs). So a worker whose queue stays
     /// long pays no fence per push.
     pub(super) fn push_local(&self, task: Notified) {
+        if self.in_io_look.get() {
+            self.local.push(task);
+            return;
+        }
         let queued = self.local.len();
         let lone = queued == 0 && self.lifo_is_empty();
         self.local.push(task);
-        if lone {
+        let keeps_io_batch = &self.shared.workers[self.index].activity.keeps_io_batch;
+        if keeps_io_batch.load(Relaxed) {
+            // The queue was a batch of I/O wake-ups kept for this worker; with another task
+            // behind it, it is surplus like any other.
+            keeps_io_batch.store(false, Relaxed);
+            self.shared.notify_parked();
+        } else if lone {
             self.shared.notify_parked_for_lone_task();
         } else if queued < 2 {
             self.shared.notify_parked();
+        }
+    }
+
+    /// Before a look for I/O events: the tasks it wakes are queued without notifying anyone
+    /// (`after_io_look` decides for all of them). Returns how many tasks were queued already.
+    #[cfg(not(loom))]
+    fn begin_io_look(&self) -> usize {
+        self.in_io_look.set(true);
+        self.local.len()
+    }
+
+    /// After a look for I/O events: whether another worker should help with the tasks it woke.
+    ///
+    /// They are this worker's to run, as a lone task is, unless it is behind: the look found
+    /// tasks still queued from before, or woke more than this worker runs before its next
+    /// look (`event_interval`). A parked worker is woken only then. Waking one for every batch
+    /// cost more than it gave: on the 2-core machine of the HTTP benchmark, where the load
+    /// generator needs a core too, hyper on two workers that spread each batch served ~10 %
+    /// fewer requests than on one (BENCHMARKS.md, HTTP); the woken worker's futex round trip,
+    /// and the core it takes from whatever else runs, cost more than the parallelism gives
+    /// for tasks that each take microseconds. A kept batch is watched like a lone task (see
+    /// idle.rs): if this worker stops starting polls, a watcher takes the rest.
+    #[cfg(not(loom))]
+    fn after_io_look(&self, queued_before: usize) {
+        self.in_io_look.set(false);
+        let queued = self.local.len();
+        if queued == queued_before {
+            // Nothing queued (at most the LIFO slot took one task, which wakes nobody).
+            return;
+        }
+        let keeps_io_batch = &self.shared.workers[self.index].activity.keeps_io_batch;
+        if queued_before > 0 || queued >= self.shared.config.event_interval as usize {
+            keeps_io_batch.store(false, Relaxed);
+            self.shared.notify_parked();
+        } else {
+            keeps_io_batch.store(true, Relaxed);
+            self.shared.notify_parked_for_lone_task();
         }
     }
 
@@ -321,16 +387,15 @@ impl Worker {
             if victim == self.index {
                 continue;
             }
-            let stealer = &workers[victim].stealer;
             // An empty queue is skipped, not raced for: a steal attempt started on an empty
             // queue takes the lone task its owner queues meanwhile, and with it the chain of
             // tasks that task starts (seen as hundreds of hops in a 10 ms chained_spawn).
-            match stealer.len() {
-                0 => continue,
-                1 if self.within_lone_task_grace(victim) => continue,
+            match workers[victim].queued() {
+                Queued::Nothing => continue,
+                Queued::Kept if self.within_lone_task_grace(victim) => continue,
                 _ => {}
             }
-            if let Some(task) = stealer.steal_into(&self.local) {
+            if let Some(task) = workers[victim].stealer.steal_into(&self.local) {
                 let steals = &self.shared.workers[self.index].activity.steals;
                 steals.store(steals.load(Relaxed) + 1, Relaxed);
                 return Some(task);
@@ -368,10 +433,14 @@ impl Worker {
             fence(SeqCst);
             match self.shared.queued_work() {
                 Queued::Surplus => self.shared.notify_parked(),
-                Queued::Lone => watch = true,
+                Queued::Kept => watch = true,
                 Queued::Nothing => {}
             }
         }
+        // A worker that parks while another runs through a batch of I/O wake-ups does not wait
+        // in the reactor (see `sleep`): it watches instead, so a worker stuck in a poll does
+        // not leave the runtime's I/O and timers unattended.
+        watch |= self.leaves_io_to_others();
         if !self.shared.is_shutdown() {
             if watch {
                 self.watch();
@@ -387,10 +456,24 @@ impl Worker {
     }
 
     /// Sleeps once, as the driver if no other worker is, until notified or `wake_at`.
+    ///
+    /// While another worker runs through a batch of I/O wake-ups it kept (`after_io_look`), a
+    /// parking worker does not take the driver role: the running one looks for I/O events
+    /// between polls (`maintenance`) and drives when it parks, and a parked worker waiting in
+    /// the reactor beside it would be woken by the kernel for every batch and take a share of
+    /// it, at the cost measured in `after_io_look`. Such a worker sleeps at most until the next
+    /// timer is due (the driver would have fired it) or `WATCH_LAST`, and takes the role after
+    /// all if, watching, it found the running worker stuck in a poll.
     fn sleep(&self, wake_at: Option<Instant>) {
-        match self.shared.driver.try_claim() {
+        let may_drive = self.found_stuck.take() || !self.leaves_io_to_others();
+        match may_drive.then(|| self.shared.driver.try_claim()).flatten() {
             Some(role) => self.park_as_driver(&role, wake_at),
-            None => self.parker.park(wake_at),
+            // Somebody else drives.
+            None if may_drive => self.parker.park(wake_at),
+            None => {
+                let limit = wake_at.unwrap_or_else(|| Instant::now() + WATCH_LAST);
+                self.parker.park(earliest(Some(limit), self.shared.driver.timers.next_due()))
+            }
         }
         // The tasks about to run are stamped with it (their statistics).
         self.shared.driver.timers.refresh_clock();
@@ -434,7 +517,8 @@ impl Worker {
                     Watch::Continue => {}
                 }
             }
-            if self.a_lone_task_is_stuck() {
+            if self.a_worker_is_stuck() {
+                self.found_stuck.set(true);
                 self.shared.idle.stop_watching();
                 return;
             }
@@ -453,8 +537,14 @@ impl Worker {
         }
         match self.shared.queued_work() {
             Queued::Surplus => Watch::Return,
-            // No other worker runs: nothing can get stuck, and nothing gets queued unnoticed.
-            Queued::Nothing if self.shared.idle.num_parked() == self.shared.workers.len() => Watch::Sleep,
+            // No other worker runs, or has for a whole interval: nothing can get stuck, and
+            // nothing gets queued unnoticed. (A worker that parks between bursts of work is
+            // still watched: the bursts then wake nobody, see `after_io_look`.)
+            Queued::Nothing
+                if self.all_parked() && (self.others_idle_since_note() || !self.io_kept_elsewhere()) =>
+            {
+                Watch::Sleep
+            }
             // Lone tasks to watch, or a running worker that may queue one, waking nobody.
             _ => Watch::Continue,
         }
@@ -467,13 +557,46 @@ impl Worker {
         }
     }
 
-    /// True if a worker with a lone task queued has not started a poll since `note_polls`.
-    fn a_lone_task_is_stuck(&self) -> bool {
+    /// True if another worker has not started a poll since `note_polls` while it has tasks
+    /// kept queued (a lone task, a batch of I/O wake-ups) or is inside a poll.
+    fn a_worker_is_stuck(&self) -> bool {
         self.shared.workers.iter().zip(self.seen_polls.iter()).enumerate().any(|(victim, (entry, seen))| {
             victim != self.index
-                && entry.stealer.len() == 1
                 && entry.activity.polls.load(Relaxed) == seen.get().0
+                && (entry.queued() == Queued::Kept
+                    || (DRIVER_ONLY_WHEN_ALL_PARK && entry.activity.running.load(Relaxed) != 0))
         })
+    }
+
+    /// True if no other worker has started a poll since `note_polls`.
+    fn others_idle_since_note(&self) -> bool {
+        self.shared.workers.iter().zip(self.seen_polls.iter()).enumerate().all(|(victim, (entry, seen))| {
+            victim == self.index || entry.activity.polls.load(Relaxed) == seen.get().0
+        })
+    }
+
+    /// True if every worker, this one included, is counted as parked.
+    fn all_parked(&self) -> bool {
+        self.shared.idle.num_parked() == self.shared.workers.len()
+    }
+
+    /// True if this parking worker should leave the reactor to the running workers: one of
+    /// them keeps a batch of I/O wake-ups (see `after_io_look`) and looks for more between
+    /// polls. (The flag may be stale once that worker parked too: then all are parked, and
+    /// this one may drive.)
+    fn leaves_io_to_others(&self) -> bool {
+        DRIVER_ONLY_WHEN_ALL_PARK && !self.all_parked() && self.io_kept_elsewhere()
+    }
+
+    /// True if another worker keeps (or lately kept) a batch of I/O wake-ups.
+    fn io_kept_elsewhere(&self) -> bool {
+        DRIVER_ONLY_WHEN_ALL_PARK
+            && self
+                .shared
+                .workers
+                .iter()
+                .enumerate()
+                .any(|(other, entry)| other != self.index && entry.activity.keeps_io_batch.load(Relaxed))
     }
 
     /// Sleeps until notified, until the next timer is due (the driver protocol, `driver/mod.rs`)
@@ -482,7 +605,11 @@ impl Worker {
         let driver = &self.shared.driver;
         let deadline = driver.parking(role, self.index, wake_at);
         #[cfg(not(loom))]
-        self.parker.park_in_reactor(deadline);
+        {
+            let queued_before = self.begin_io_look();
+            self.parker.park_in_reactor(deadline);
+            self.after_io_look(queued_before);
+        }
         // loom cannot model the poller: there the driver sleeps on its condition variable.
         #[cfg(loom)]
         if deadline.is_none_or(|d| d > std::time::Instant::now()) {

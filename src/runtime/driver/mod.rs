@@ -4,7 +4,9 @@
 //!
 //! The protocol: a worker with nothing to do parks; the first to park *claims* the driver role
 //! ([`Driver::try_claim`]) and waits in the poller until an I/O event, a notification, or the
-//! next timer is due; the others sleep on their condition variables. A timer registered while the
+//! next timer is due; the others sleep on their condition variables. (Not while another worker
+//! runs through a batch of I/O wake-ups it kept: a worker parking then sleeps no later than the
+//! next timer and watches, see `Worker::sleep`.) A timer registered while the
 //! driver sleeps past it must wake the driver:
 //!
 //! 1. the driver publishes that it is parked ([`Driver::parking`] stores its worker index), then
@@ -92,10 +94,7 @@ impl Driver {
         let next = self.timers.next_due_tick();
         self.deadline.store(next, SeqCst);
         let timer = (next != u64::MAX).then(|| self.timers.instant_of(next));
-        match (timer, wake_at) {
-            (Some(timer), Some(wake_at)) => Some(timer.min(wake_at)),
-            (timer, wake_at) => timer.or(wake_at),
-        }
+        earliest(timer, wake_at)
     }
 
     /// The driver woke up: nobody is parked as driver any more.
@@ -110,6 +109,14 @@ impl Driver {
         fence(SeqCst); // pairs with the fence in `parking`
         let parked = self.parked.load(SeqCst);
         (parked != NO_WORKER && tick < self.deadline.load(SeqCst)).then_some(parked)
+    }
+}
+
+/// The earlier of two optional instants (`None`: never).
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -82,6 +82,12 @@ impl Timers {
         self.next.load(SeqCst)
     }
 
+    /// When the earliest timer is due, if any is registered.
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        let next = self.next_due_tick();
+        (next != u64::MAX).then(|| self.instant_of(next))
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.wheel.lock().len()
     }
