@@ -232,6 +232,16 @@ async fn echo_one_byte_or_hog(stream: rycos::net::TcpStream, first: Arc<AtomicBo
     stream.write_all(&byte).await.unwrap();
 }
 
+/// Opens its gates when dropped, also when a failed assertion unwinds: the workers blocked on
+/// them return, so the runtime can shut down and the failure is reported instead of hanging.
+struct OpensOnDrop(Vec<Gate>);
+
+impl Drop for OpensOnDrop {
+    fn drop(&mut self) {
+        self.0.iter().for_each(Gate::open);
+    }
+}
+
 /// A worker keeps the tasks its look for I/O events woke, and the other worker does not wait in
 /// the reactor beside it (`Worker::sleep`): if the keeper then hangs in a poll, the other must
 /// notice, take the rest of the batch, and look after the runtime's I/O.
@@ -246,6 +256,7 @@ fn io_goes_on_when_the_worker_that_kept_a_batch_of_wake_ups_hangs() {
         let mut clients: Vec<std::net::TcpStream> =
             (0..3).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
         let (release, busy) = (Gate::default(), Gate::default());
+        let _opens = OpensOnDrop(vec![release.clone(), busy.clone()]);
         // The first two servers share one `first`: whichever runs first hangs its worker. The
         // third never hangs.
         let first = Arc::new(AtomicBool::new(true));
@@ -267,7 +278,12 @@ fn io_goes_on_when_the_worker_that_kept_a_batch_of_wake_ups_hangs() {
                 busy.wait();
             });
         }
+        let started = Instant::now();
         while waiting.load(Ordering::SeqCst) < 2 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "round {round}: the two workers did not both start"
+            );
             std::thread::yield_now();
         }
         clients[0].write_all(b"a").unwrap();
@@ -284,7 +300,9 @@ fn io_goes_on_when_the_worker_that_kept_a_batch_of_wake_ups_hangs() {
         release.open();
         for (client, sent) in clients.iter_mut().zip([b"a", b"b"]) {
             client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            client.read_exact(&mut byte).unwrap();
+            client
+                .read_exact(&mut byte)
+                .unwrap_or_else(|e| panic!("round {round}: no answer after the release: {e}"));
             assert_eq!(&byte, sent);
         }
     }

@@ -112,6 +112,10 @@ pub(crate) struct Worker {
     /// True while this worker wakes the tasks its look for I/O events found: their pushes
     /// notify nobody, `after_io_look` decides for the batch.
     in_io_look: Cell<bool>,
+    /// The look for I/O events this worker made while parked as the driver: `after_io_look`
+    /// runs for it only once the worker counts as running again (see `park`). Holds how many
+    /// tasks were queued before the look.
+    unsettled_io_look: Cell<Option<usize>>,
     /// Set by a watcher that found another worker stuck in a poll: its next sleep may take the
     /// driver role although that worker still runs (see `sleep`).
     found_stuck: Cell<bool>,
@@ -143,6 +147,7 @@ pub(super) fn run(shared: Arc<Shared>, index: usize, local: Local, parker: Parke
         next_io_look: Cell::new(Instant::now()),
         io_quiet: Cell::new(Duration::ZERO),
         in_io_look: Cell::new(false),
+        unsettled_io_look: Cell::new(None),
         found_stuck: Cell::new(false),
         parker,
     };
@@ -452,6 +457,17 @@ impl Worker {
             // A notifier woke us and counted us as a searcher.
             self.is_searching.set(true);
         }
+        // Whether another worker should help with the tasks this worker's wait in the reactor
+        // woke is decided only now. Decided while this worker was still among the parked (and
+        // perhaps counted as the watcher), the notification could pick this very worker (it
+        // did, several times in each run of rt_fairness'
+        // `io_goes_on_when_the_worker_that_kept_a_batch_of_wake_ups_hangs`) or be skipped as
+        // watched, and leave the others asleep: if the batch then hung this worker, nobody
+        // would look after the runtime's I/O.
+        #[cfg(not(loom))]
+        if let Some(queued_before) = self.unsettled_io_look.take() {
+            self.after_io_look(queued_before);
+        }
         crate::loom::loom_trace!("worker {} unparked (searching: {})", self.index, self.is_searching.get());
     }
 
@@ -466,7 +482,15 @@ impl Worker {
     /// all if, watching, it found the running worker stuck in a poll.
     fn sleep(&self, wake_at: Option<Instant>) {
         let may_drive = self.found_stuck.take() || !self.leaves_io_to_others();
-        match may_drive.then(|| self.shared.driver.try_claim()).flatten() {
+        let role = may_drive.then(|| {
+            // Dekker with a driver settling its look for I/O events (`park`): it gives up the
+            // role, then reads who is parked; this worker published that it is parked, and
+            // now reads the role. One of the two sees the other, so a worker that fails to
+            // claim the role is woken if that look's tasks need help.
+            fence(SeqCst);
+            self.shared.driver.try_claim()
+        });
+        match role.flatten() {
             Some(role) => self.park_as_driver(&role, wake_at),
             // Somebody else drives.
             None if may_drive => self.parker.park(wake_at),
@@ -606,9 +630,10 @@ impl Worker {
         let deadline = driver.parking(role, self.index, wake_at);
         #[cfg(not(loom))]
         {
-            let queued_before = self.begin_io_look();
+            // Looks repeated in one park (a watcher's sleeps) make one batch, settled in `park`.
+            let queued_before = self.unsettled_io_look.take().unwrap_or_else(|| self.begin_io_look());
             self.parker.park_in_reactor(deadline);
-            self.after_io_look(queued_before);
+            self.unsettled_io_look.set(Some(queued_before));
         }
         // loom cannot model the poller: there the driver sleeps on its condition variable.
         #[cfg(loom)]
