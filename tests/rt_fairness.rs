@@ -220,11 +220,14 @@ fn yield_now_lets_every_queued_task_run() {
     assert_eq!(order, vec![('a', 0), ('b', 0), ('a', 1), ('b', 1), ('a', 2), ('b', 2)], "yield interleaves");
 }
 
-/// Answers one byte on `stream` with the same byte; the first of the servers sharing `first`
-/// to get its byte blocks its worker until `release` opens instead (a poll that does not
-/// return for a while).
+/// Echoes a first byte on `stream` (so the client knows this task has started and waits for
+/// the next), then answers one more byte with the same byte; the first of the servers sharing
+/// `first` to get that byte blocks its worker until `release` opens instead (a poll that does
+/// not return for a while).
 async fn echo_one_byte_or_hog(stream: rycos::net::TcpStream, first: Arc<AtomicBool>, release: Gate) {
     let mut byte = [0u8; 1];
+    stream.read_exact(&mut byte).await.unwrap();
+    stream.write_all(&byte).await.unwrap();
     stream.read_exact(&mut byte).await.unwrap();
     if first.swap(false, Ordering::SeqCst) {
         release.wait();
@@ -269,7 +272,19 @@ fn io_goes_on_when_the_worker_that_kept_a_batch_of_wake_ups_hangs() {
                 echo_one_byte_or_hog(stream, first, release).await;
             });
         }
-        // Both workers busy while the first two bytes arrive, so that one look finds both.
+        // Every server is waiting for its byte, its read registered with the reactor: the
+        // bytes below wake them through a look for I/O events, not a first read that finds
+        // its byte already there.
+        for client in clients.iter_mut() {
+            let mut byte = [0u8; 1];
+            client.write_all(b"w").unwrap();
+            client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            client
+                .read_exact(&mut byte)
+                .unwrap_or_else(|e| panic!("round {round}: a server did not start: {e}"));
+        }
+        // Both workers busy while the first two bytes arrive (so no server task is in a poll,
+        // and one look finds both bytes).
         let waiting = Arc::new(AtomicU64::new(0));
         for _ in 0..2 {
             let (busy, waiting) = (busy.clone(), waiting.clone());

@@ -263,10 +263,13 @@ impl Worker {
         if self.shared.driver.reactor.has_sources() {
             let now = Instant::now();
             if now >= self.next_io_look.get()
-                && let Some(_role) = self.shared.driver.try_claim()
+                && let Some(role) = self.shared.driver.try_claim()
             {
                 let queued_before = self.begin_io_look();
                 let events = self.shared.driver.reactor.poll(Some(Duration::ZERO));
+                // The role first: a worker that failed to claim it meanwhile sleeps without
+                // it, and the notification below must see that worker parked (see `sleep`).
+                drop(role);
                 self.after_io_look(queued_before);
                 let quiet = match events {
                     0 => (self.io_quiet.get() * 2).clamp(IO_QUIET_MIN, IO_QUIET_MAX),
