@@ -331,13 +331,15 @@ impl Worker {
     ///
     /// They are this worker's to run, as a lone task is, unless it is behind: the look found
     /// tasks still queued from before, or woke more than this worker runs before its next
-    /// look (`event_interval`). A parked worker is woken only then. Waking one for every batch
-    /// cost more than it gave: on the 2-core machine of the HTTP benchmark, where the load
-    /// generator needs a core too, hyper on two workers that spread each batch served ~10 %
-    /// fewer requests than on one (BENCHMARKS.md, HTTP); the woken worker's futex round trip,
-    /// and the core it takes from whatever else runs, cost more than the parallelism gives
-    /// for tasks that each take microseconds. A kept batch is watched like a lone task (see
-    /// idle.rs): if this worker stops starting polls, a watcher takes the rest.
+    /// look (`event_interval`): only then is a parked worker woken to help. Otherwise one is
+    /// woken only to watch, as for a lone task, and not if one watches already. Waking one
+    /// to help with every batch cost more than it gave: on the 2-core machine of the HTTP
+    /// benchmark, where the load generator needs a core too, hyper on two workers that spread
+    /// each batch served ~10 % fewer requests than on one (BENCHMARKS.md, HTTP); the woken
+    /// worker's futex round trip, and the core it takes from whatever else runs, cost more
+    /// than the parallelism gives for tasks that each take microseconds. A kept batch is
+    /// watched like a lone task (see idle.rs): if this worker stops starting polls, a watcher
+    /// takes the rest.
     #[cfg(not(loom))]
     fn after_io_look(&self, queued_before: usize) {
         self.in_io_look.set(false);
@@ -612,7 +614,7 @@ impl Worker {
     /// polls. (The flag may be stale once that worker parked too: then all are parked, and
     /// this one may drive.)
     fn leaves_io_to_others(&self) -> bool {
-        DRIVER_ONLY_WHEN_ALL_PARK && !self.all_parked() && self.io_kept_elsewhere()
+        !self.all_parked() && self.io_kept_elsewhere()
     }
 
     /// True if another worker keeps (or lately kept) a batch of I/O wake-ups.
